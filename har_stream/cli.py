@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
 app = typer.Typer(
@@ -10,12 +17,173 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+log = logging.getLogger("har_stream")
 
 
 @app.callback()
 def _root() -> None:
-    """Real-time human action recognition for video surveillance."""
+    """Real-time human action recognition for video surveillance.
+
+    Detects and tracks people, classifies each person's action, applies YAML alert rules, and draws
+    flagged people red and everyone else green.
+    """
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("ultralytics", "h5py", "absl", "tensorflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise typer.BadParameter(f"expected KEY=VALUE, e.g. detector.imgsz=960; got {item!r}", param_hint="--set")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            "-s",
+            help="Video file, folder of images, webcam index (0, 1, ...) or stream URL (rtsp://, http://). "
+            "Default: source.uri from the config.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML config with zones, rules and settings (see configs/)."),
+    ] = None,
+    show: Annotated[bool, typer.Option("--show", help="Open a live window (press q or Esc to stop).")] = False,
+    export: Annotated[
+        Path | None, typer.Option("--export", "-o", help="Write the annotated video as H.264 .mp4 here.")
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", "-e", help="Append alert and camera-health records to this JSONL file."),
+    ] = None,
+    snapshots: Annotated[
+        Path | None,
+        typer.Option(help="Folder for one JPEG per alert (default: <events stem>_snapshots beside --events)."),
+    ] = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many processed frames.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a config value, KEY=VALUE with a dotted key, e.g. --set detector.imgsz=1280 "
+            "--set classifier.model=none. Repeatable.",
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the run summary (fps, stage timings, ...) as JSON here.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the pipeline on a source: detect, track, classify actions, apply rules, and write outputs.
+
+    Ctrl-C (or SIGTERM) stops cleanly: the export is finalised and playable, open alerts get an end record.
+    The last line on stdout is the run summary as JSON.
+    """
+    _setup_logging(log_level)
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.api import build_config
+    from har_stream.config.loading import ConfigError
+    from har_stream.detection.detector import DetectorError
+    from har_stream.pipeline import Pipeline
+    from har_stream.rules.zones import ZoneError
+    from har_stream.sinks import VideoExportError, WindowUnavailableError
+    from har_stream.sources import SourceError
+    from har_stream.weights import WeightsNotFoundError
+
+    try:
+        cfg = build_config(
+            config,
+            source=source,
+            export=export,
+            events=events,
+            snapshots=snapshots,
+            show=show or None,
+            overrides=_parse_overrides(overrides or []),
+        )
+        pipeline = Pipeline(cfg)
+    except (ConfigError, WeightsNotFoundError, ActionModelError, DetectorError) as exc:
+        raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+
+    signals = {"count": 0}
+
+    def _stop(signum: int, _frame: object) -> None:
+        signals["count"] += 1
+        if signals["count"] == 1:
+            log.warning("%s received: finishing the current frame and closing outputs", signal.Signals(signum).name)
+            pipeline.request_stop()
+        else:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = pipeline.run(max_frames=max_frames, progress=progress and sys.stderr.isatty())
+    except (SourceError, ZoneError, VideoExportError, WindowUnavailableError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    s = result.summary
+    log.info(
+        "processed %d frames in %.1fs (%.2f fps), %d alerts, %d people per frame",
+        s["frames"],
+        s["wall_s"],
+        s["fps"],
+        s["alerts_started"],
+        s["people_per_frame"],
+    )
+    for problem in result.source_problems:
+        log.warning("source problem: %s", problem)
+    for kind, path in result.outputs.items():
+        log.info("%s: %s", kind, path)
+    payload = {**s, "outputs": result.outputs, "interrupted": result.interrupted, "error": result.error}
+    if summary is not None:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps(payload, indent=2))
+    typer.echo(json.dumps(payload))
+    if result.error:
+        raise _fail(result.error)
+
+
+@app.command("check-config")
+def check_config(
+    config: Annotated[Path, typer.Argument(help="YAML config to validate.")],
+) -> None:
+    """Validate a config file and print every problem with its field path, or 'ok'."""
+    from har_stream.config.loading import ConfigError, load_config
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    typer.echo(f"ok: camera {cfg.camera!r}, {len(cfg.zones)} zones, {len(cfg.rules)} rules")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ class WeightsNotFoundError(FileNotFoundError):
     """No copy of a weight file was found anywhere we looked; the message lists every place tried."""
 
     def __init__(self, filename: str, tried: Sequence[str], hint: str = "") -> None:
-        self.filename = filename
+        self.weights_name = filename
         self.tried = list(tried)
         lines = [f"could not find weights '{filename}'. Places tried, in order:"]
         lines += [f"  {i}. {place}" for i, place in enumerate(self.tried, 1)]
@@ -53,6 +53,12 @@ class PackagedWeights:
         return None
 
 
+def user_cache_dir() -> Path:
+    """Per-user download cache for weights: ``$XDG_CACHE_HOME/har-stream/weights`` (``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "har-stream" / "weights"
+
+
 def shared_weights_dir() -> Path:
     """The shared weights folder: ``$HAR_STREAM_SHARED/weights`` or ``../shared/weights`` from the repo."""
     shared = os.environ.get(SHARED_ENV)
@@ -76,14 +82,11 @@ class WeightsResolver:
     hint: str = ""
     tried: list[str] = field(default_factory=list, init=False)
 
-    def local_dirs(self) -> list[tuple[str, Path]]:
+    def local_dirs(self) -> list[tuple[str, Path | None]]:
         """Folders searched for the file by name, with a label for the error message."""
-        dirs: list[tuple[str, Path]] = [("project models folder", MODELS_DIR)]
+        dirs: list[tuple[str, Path | None]] = [("project models folder", MODELS_DIR)]
         env_dir = os.environ.get(WEIGHTS_ENV)
-        if env_dir:
-            dirs.append((f"${WEIGHTS_ENV}", Path(env_dir)))
-        else:
-            self.tried.append(f"${WEIGHTS_ENV} (not set)")
+        dirs.append((f"${WEIGHTS_ENV}", Path(env_dir) if env_dir else None))
         dirs.append(("shared weights folder", shared_weights_dir()))
         return dirs
 
@@ -94,10 +97,13 @@ class WeightsResolver:
             path = Path(explicit).expanduser()
             if path.is_file():
                 return path
-            self.tried.append(f"explicit path: {path} (no such file)")
+            self.tried.append(f"explicit path: {path.resolve()} (no such file)")
             # An explicit path that does not exist is a user error: do not silently use another file.
             raise WeightsNotFoundError(self.filename, self.tried, self.hint)
         for label, folder in self.local_dirs():
+            if folder is None:
+                self.tried.append(f"{label} (not set)")
+                continue
             candidate = folder / self.filename
             if candidate.is_file():
                 return candidate

@@ -1,0 +1,44 @@
+"""Turn the ``classifier.model`` setting into a loaded action model, or None for ``unknown`` labels."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from har_stream.action_model.base import ActionModel, ActionModelError
+from har_stream.weights import MODELS_DIR
+
+log = logging.getLogger(__name__)
+
+
+def load_classifier(setting: str) -> ActionModel | None:
+    """``"none"``: no model. ``"default"``: the bundled default model if present, else None with a warning.
+
+    Anything else is a folder name under ``models/`` or a path, and must load (else :class:`ActionModelError`).
+    """
+    if setting.lower() == "none":
+        return None
+    try:
+        from har_stream.action_model import loading
+    except ImportError:  # no trained model support in this build
+        loading = None
+    if setting.lower() == "default":
+        if loading is None:
+            log.warning("no action model is available in this build; people are labelled 'unknown'")
+            return None
+        folder = loading.default_model_dir()
+        if not folder.exists():
+            log.warning("default action model %s not found; people are labelled 'unknown'", folder)
+            return None
+        return loading.load_action_model(folder)
+    path = Path(setting).expanduser()
+    if not path.exists() and (MODELS_DIR / setting).exists():
+        path = MODELS_DIR / setting
+    if not path.exists():
+        raise ActionModelError(
+            f"action model {setting!r} not found: tried {path.resolve()} and {MODELS_DIR / setting}. "
+            "Use classifier.model: default, none, a folder name under models/, or a path."
+        )
+    if loading is None:
+        raise ActionModelError("this build cannot load action models (har_stream.action_model.loading missing)")
+    return loading.load_action_model(path)

@@ -1,0 +1,41 @@
+"""Typed, validated configuration loaded from YAML."""
+
+from __future__ import annotations
+
+from har_stream.config.loading import ConfigError, ConfigIssue, load_config, parse_yaml, validate_config
+from har_stream.config.schema import (
+    ANY_ACTION,
+    ClassifierConfig,
+    DetectorConfig,
+    HarStreamConfig,
+    OutputConfig,
+    ReconnectConfig,
+    RenderConfig,
+    RuleConfig,
+    ScheduleConfig,
+    SmoothingConfig,
+    SourceConfig,
+    TrackerConfig,
+    ZoneConfig,
+)
+
+__all__ = [
+    "ANY_ACTION",
+    "ClassifierConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "DetectorConfig",
+    "HarStreamConfig",
+    "OutputConfig",
+    "ReconnectConfig",
+    "RenderConfig",
+    "RuleConfig",
+    "ScheduleConfig",
+    "SmoothingConfig",
+    "SourceConfig",
+    "TrackerConfig",
+    "ZoneConfig",
+    "load_config",
+    "parse_yaml",
+    "validate_config",
+]

@@ -1,0 +1,310 @@
+"""Typed configuration of a har-stream camera: every YAML field, its default, and its checks.
+
+All models forbid unknown keys, so a typo such as ``min_duraton_s`` is reported instead of ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shapely.geometry import Polygon
+
+from har_stream.actions import ACTIONS, UNKNOWN_ACTION
+
+#: In a rule's ``actions`` list, matches every label, ``unknown`` included.
+ANY_ACTION = "*"
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_. -]*$")]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReconnectConfig(_Strict):
+    """How a live source that drops is reopened."""
+
+    initial_delay_s: PositiveSeconds = 0.5
+    max_delay_s: PositiveSeconds = 10.0
+    #: Stop and report the camera as lost after this long without frames; null retries forever.
+    give_up_after_s: PositiveSeconds | None = 60.0
+
+    @model_validator(mode="after")
+    def _delays_ordered(self) -> ReconnectConfig:
+        if self.max_delay_s < self.initial_delay_s:
+            raise ValueError(
+                f"max_delay_s ({self.max_delay_s}) must not be below initial_delay_s ({self.initial_delay_s})"
+            )
+        return self
+
+
+class SourceConfig(_Strict):
+    """Where frames come from and how they are read."""
+
+    #: Video file, folder of images, webcam index (0, 1, ...) or rtsp:// / http(s):// URL.
+    uri: str | None = None
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    open_timeout_s: PositiveSeconds = 10.0
+    #: A live stream that yields no frame for this long is considered stalled and is reopened.
+    read_timeout_s: PositiveSeconds = 5.0
+    #: Frames buffered between the reader thread and processing (live sources keep only the newest).
+    queue_size: Annotated[int, Field(ge=1, le=256)] = 4
+    reconnect: ReconnectConfig = ReconnectConfig()
+    #: Frame rate given to a folder of images.
+    image_fps: PositiveSeconds = 1.0
+    #: Wall-clock time of a file's first frame, used by schedules and event times (default: now).
+    start_time: dt.datetime | None = None
+
+
+class DetectorConfig(_Strict):
+    """The person detector (ultralytics YOLO)."""
+
+    #: Weights file name or path; names are searched in models/, $HAR_STREAM_WEIGHTS, ../shared/weights,
+    #: packages that ship them, then ultralytics' download.
+    model: str = "yolo11n-pose.pt"
+    imgsz: Annotated[int, Field(ge=32, le=4096, multiple_of=32)] = 640
+    confidence: Fraction = 0.25
+    iou: Fraction = 0.6
+    max_detections: Annotated[int, Field(ge=1, le=1000)] = 300
+    device: str = "cpu"
+
+
+class TrackerConfig(_Strict):
+    """ByteTrack settings and per-track state."""
+
+    #: How long a track that lost its person is kept to be re-found.
+    lost_track_buffer_s: Seconds = 1.0
+    #: Minimum detection confidence to start a new track.
+    activation_threshold: Fraction = 0.35
+    #: Detections above this are matched first; the rest only revive existing tracks.
+    high_confidence_threshold: Fraction = 0.45
+    min_consecutive_frames: Annotated[int, Field(ge=1, le=30)] = 2
+    match_iou: Fraction = 0.1
+    #: Window over which speed (box heights per second) is measured.
+    speed_window_s: PositiveSeconds = 0.5
+
+
+class ClassifierConfig(_Strict):
+    """The per-person action classifier and how often it runs."""
+
+    #: "default" (best bundled model), "none" (label everyone unknown), a name in models/, or a path.
+    model: str = "default"
+    #: Re-classify a track at least every N processed frames.
+    every_n_frames: Annotated[int, Field(ge=1, le=10_000)] = 10
+    #: ... or sooner when its box overlaps the box last classified by less than this IoU.
+    reclassify_iou: Fraction = 0.5
+    #: At most this many crops are classified per frame (the stalest tracks first).
+    max_per_frame: Annotated[int, Field(ge=1, le=256)] = 8
+    #: Crop margin around the person box, as a fraction of the box size.
+    crop_padding: Annotated[float, Field(ge=0, le=2)] = 0.15
+    #: People smaller than this (pixels) are not classified.
+    min_box_height: Annotated[int, Field(ge=1)] = 24
+
+
+class SmoothingConfig(_Strict):
+    """Temporal smoothing of each track's class probabilities, with hysteresis."""
+
+    method: Literal["ema", "vote"] = "ema"
+    #: EMA weight of the newest classification.
+    alpha: Annotated[float, Field(gt=0, le=1)] = 0.5
+    #: Classifications remembered by the voting window.
+    window: Annotated[int, Field(ge=1, le=100)] = 5
+    #: A new label replaces the current one only if its score beats the current label's by this much.
+    switch_margin: Fraction = 0.1
+
+
+class ZoneConfig(_Strict):
+    """A named polygon; a person is in it when the bottom centre of their box is."""
+
+    name: Name
+    polygon: list[tuple[float, float]] = Field(min_length=3)
+    #: "normalized" coordinates are fractions of width and height; "auto" picks normalized when every
+    #: coordinate lies within [0, 1].
+    units: Literal["auto", "pixels", "normalized"] = "auto"
+
+    @field_validator("polygon")
+    @classmethod
+    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for i, (x, y) in enumerate(points):
+            if not all(map(_finite, (x, y))):
+                raise ValueError(f"point {i} ({x}, {y}) is not a finite number pair")
+        polygon = Polygon(points)
+        reason = shapely.is_valid_reason(polygon)
+        if reason != "Valid Geometry":
+            raise ValueError(f"polygon is not simple: {reason.lower()} (edges must not cross or touch)")
+        if polygon.area <= 0:
+            raise ValueError("polygon has zero area (its points are collinear or repeated)")
+        return points
+
+    @model_validator(mode="after")
+    def _coordinates_in_range(self) -> ZoneConfig:
+        coords = [c for point in self.polygon for c in point]
+        if self.units == "normalized" and not all(0 <= c <= 1 for c in coords):
+            raise ValueError("normalized polygon coordinates must lie within [0, 1]")
+        if self.units == "pixels" and any(c < 0 for c in coords):
+            raise ValueError("pixel polygon coordinates must not be negative")
+        if self.units == "auto" and any(c < 0 for c in coords):
+            raise ValueError("polygon coordinates must not be negative (the frame starts at 0, 0)")
+        return self
+
+    @property
+    def is_normalized(self) -> bool:
+        """Whether the polygon is given in fractions of the frame size."""
+        if self.units == "auto":
+            return all(0 <= c <= 1 for point in self.polygon for c in point)
+        return self.units == "normalized"
+
+
+class ScheduleConfig(_Strict):
+    """When a rule is active, in local time. ``end`` before ``start`` spans midnight."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1
+    )
+    start: dt.time = dt.time(0, 0)
+    #: Exclusive end; "24:00" means the end of the day.
+    end: dt.time | Literal["24:00"] = "24:00"
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[str]) -> list[str]:
+        if len(set(days)) != len(days):
+            raise ValueError("days are listed more than once")
+        return days
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> ScheduleConfig:
+        if self.end != "24:00" and self.end == self.start:
+            raise ValueError("start and end are equal, so the schedule is never active")
+        return self
+
+
+class RuleConfig(_Strict):
+    """Which actions are flagged, where, when, and for how long before an alert starts."""
+
+    name: Name
+    #: Action names (see ``har_stream.actions.ACTIONS``), "unknown", or "*" for any.
+    actions: list[str] = Field(min_length=1)
+    min_confidence: Fraction = 0.5
+    #: The condition must hold this long before the alert starts.
+    min_duration_s: Seconds = 0.0
+    #: ... and must stop holding for this long before the alert ends (stops flapping).
+    end_grace_s: Seconds = 0.5
+    #: Optional motion condition, in box heights per second (walking is roughly 0.3 to 1.5).
+    min_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    max_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: Names of zones the person must be in (any of them); empty means anywhere.
+    zones: list[Name] = Field(default_factory=list)
+    schedule: ScheduleConfig | None = None
+    #: After an alert of this rule for a track ends, the same track cannot raise it again for this long.
+    cooldown_s: Seconds = 30.0
+    severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, actions: list[str]) -> list[str]:
+        allowed = (*ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
+        for i, action in enumerate(actions):
+            if action not in allowed:
+                hint = _closest(action, allowed)
+                raise ValueError(
+                    f"item {i}: unknown action {action!r}{hint}; known actions: {', '.join(ACTIONS)}, "
+                    f"{UNKNOWN_ACTION}, or '*' for any"
+                )
+        if len(set(actions)) != len(actions):
+            raise ValueError("actions are listed more than once")
+        return actions
+
+    @model_validator(mode="after")
+    def _speeds_ordered(self) -> RuleConfig:
+        if self.min_speed is not None and self.max_speed is not None and self.max_speed < self.min_speed:
+            raise ValueError(f"max_speed ({self.max_speed}) is below min_speed ({self.min_speed})")
+        return self
+
+
+class RenderConfig(_Strict):
+    """How the overlay looks."""
+
+    flagged_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FF0000"
+    normal_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#00C800"
+    zone_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFC800"
+    draw_zones: bool = True
+    show_hud: bool = True
+    box_thickness: Annotated[int, Field(ge=1, le=20)] = 2
+    text_scale: Annotated[float, Field(gt=0, le=5)] = 0.5
+
+
+class OutputConfig(_Strict):
+    """Where results go. Command-line options override these."""
+
+    #: Annotated H.264 .mp4 export.
+    video: Path | None = None
+    #: Events JSONL: alert start/end and camera health, one JSON object per line.
+    events: Path | None = None
+    #: Folder for one JPEG per alert; default: ``<events file stem>_snapshots`` beside the events file.
+    snapshots: Path | None = None
+    #: Open a live window.
+    show: bool = False
+    #: x264 quality (lower is better, 18 to 28 is typical) and speed preset.
+    video_crf: Annotated[int, Field(ge=0, le=51)] = 23
+    video_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = "veryfast"
+
+
+class HarStreamConfig(_Strict):
+    """Everything one camera needs: source, models, rules, overlay and outputs."""
+
+    camera: Name = "default"
+    source: SourceConfig = SourceConfig()
+    detector: DetectorConfig = DetectorConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    smoothing: SmoothingConfig = SmoothingConfig()
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    render: RenderConfig = RenderConfig()
+    output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _names_consistent(self) -> HarStreamConfig:
+        _require_unique([z.name for z in self.zones], "zones", "zone")
+        _require_unique([r.name for r in self.rules], "rules", "rule")
+        zone_names = {z.name for z in self.zones}
+        for i, rule in enumerate(self.rules):
+            for j, zone in enumerate(rule.zones):
+                if zone not in zone_names:
+                    known = ", ".join(sorted(zone_names)) or "none defined"
+                    raise ValueError(
+                        f"rules[{i}].zones[{j}]: zone {zone!r} is not defined"
+                        f"{_closest(zone, zone_names)} (zones: {known})"
+                    )
+        return self
+
+
+def _require_unique(names: list[str], field: str, what: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"{field}[{i}].name: {what} name {name!r} is used more than once")
+        seen.add(name)
+
+
+def _closest(word: str, options: object) -> str:
+    import difflib
+
+    matches = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)  # type: ignore[attr-defined]
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))

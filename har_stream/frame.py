@@ -1,0 +1,52 @@
+"""The per-frame record that carries one video frame through every pipeline stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+# Keys of ``sv.Detections.data`` that stages fill in, in pipeline order.
+KEYPOINTS = "keypoints"  # (N, 17, 3) x, y, confidence from the pose detector
+SPEED = "speed"  # (N,) box heights per second, from the tracker
+ACTION_PROBS = "action_probs"  # (N, C) raw classifier probabilities; NaN rows where not classified now
+ACTION = "action"  # (N,) smoothed action label (str)
+ACTION_CONFIDENCE = "action_confidence"  # (N,) smoothed probability of that label
+FLAGGED = "flagged"  # (N,) bool: an alert is active for this person
+ALERT_RULE = "alert_rule"  # (N,) name of the rule that flags the person, "" if none
+
+
+@dataclass
+class FrameRecord:
+    """One frame and everything the stages learned about it.
+
+    ``timestamp`` is media time in seconds for files and wall-clock epoch seconds for live sources;
+    ``wall_time`` is always epoch seconds (for files: the configured start time plus media time) and is
+    what schedules and event times use. ``captured_at`` is ``time.monotonic()`` when the frame was decoded,
+    for measuring how old a frame is when it is rendered.
+    """
+
+    index: int
+    timestamp: float
+    wall_time: float
+    captured_at: float
+    image: np.ndarray
+    camera: str = "default"
+    detections: sv.Detections = field(default_factory=sv.Detections.empty)
+    raw_detections: int = 0  # detector output count, before tracking keeps confirmed tracks only
+    ended_tracks: list[int] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)  # AlertEvent objects started or ended on this frame
+    active_alerts: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
+
+    @property
+    def height(self) -> int:
+        """Frame height in pixels."""
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Frame width in pixels."""
+        return int(self.image.shape[1])

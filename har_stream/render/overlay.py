@@ -1,0 +1,100 @@
+"""Draw people (flagged red, others green), zones and a small HUD with supervision annotators."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from har_stream.actions import UNKNOWN_ACTION
+from har_stream.config.schema import RenderConfig, ZoneConfig
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, FLAGGED, FrameRecord
+from har_stream.rules.zones import ZoneSet
+
+NORMAL, FLAGGED_INDEX = 0, 1
+
+
+def person_labels(detections: sv.Detections) -> list[str]:
+    """``#id action conf`` for each person (``#id unknown`` before the first classification)."""
+    actions = detections.data.get(ACTION, np.full(len(detections), UNKNOWN_ACTION, dtype=object))
+    confidences = detections.data.get(ACTION_CONFIDENCE, np.zeros(len(detections)))
+    labels = []
+    for track_id, action, confidence in zip(detections.tracker_id, actions, confidences, strict=True):
+        text = f"#{int(track_id)} {action}"
+        if action != UNKNOWN_ACTION:
+            text += f" {float(confidence):.2f}"
+        labels.append(text)
+    return labels
+
+
+class OverlayRenderer:
+    """Annotates frames in place: boxes and labels, zones, HUD."""
+
+    def __init__(self, config: RenderConfig, zones: list[ZoneConfig]) -> None:
+        self.config = config
+        self.zone_configs = zones
+        palette = sv.ColorPalette([sv.Color.from_hex(config.normal_color), sv.Color.from_hex(config.flagged_color)])
+        self.zone_color = sv.Color.from_hex(config.zone_color)
+        self.flagged_color = sv.Color.from_hex(config.flagged_color)
+        self.boxes = sv.BoxAnnotator(color=palette, thickness=config.box_thickness)
+        self.labels = sv.LabelAnnotator(
+            color=palette,
+            text_color=sv.Color.WHITE,
+            text_scale=config.text_scale,
+            text_padding=4,
+            text_position=sv.Position.TOP_LEFT,
+        )
+        self._zone_set: ZoneSet | None = None
+
+    def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
+        """Draw zones, then each person's box and label; flagged people in the flagged colour."""
+        if self.config.draw_zones and self.zone_configs:
+            self._draw_zones(scene)
+        if len(detections):
+            flagged = detections.data.get(FLAGGED, np.zeros(len(detections), dtype=bool))
+            lookup = np.where(flagged, FLAGGED_INDEX, NORMAL).astype(np.int64)
+            self.boxes.annotate(scene, detections, custom_color_lookup=lookup)
+            self.labels.annotate(scene, detections, labels=person_labels(detections), custom_color_lookup=lookup)
+        return scene
+
+    def _draw_zones(self, scene: np.ndarray) -> None:
+        height, width = scene.shape[:2]
+        if self._zone_set is None or (self._zone_set.width, self._zone_set.height) != (width, height):
+            self._zone_set = ZoneSet(self.zone_configs, width, height)
+        for name, polygon in self._zone_set.polygons.items():
+            sv.draw_polygon(scene, polygon, self.zone_color, thickness=self.config.box_thickness)
+            x, y = polygon.min(axis=0)
+            sv.draw_text(
+                scene,
+                name,
+                sv.Point(int(x) + 40, int(y) + 14),
+                text_color=sv.Color.BLACK,
+                text_scale=self.config.text_scale,
+                text_padding=3,
+                background_color=self.zone_color,
+            )
+
+    def draw_hud(self, scene: np.ndarray, fps: float, people: int, alerts: int) -> np.ndarray:
+        """Top-left panel with processing fps, people in view and active alerts."""
+        lines = [f"fps {fps:4.1f}", f"people {people}", f"alerts {alerts}"]
+        y = 8
+        for line in lines:
+            sv.draw_text(
+                scene,
+                line,
+                sv.Point(60, y + 10),
+                text_color=sv.Color.WHITE,
+                text_scale=self.config.text_scale,
+                text_padding=4,
+                background_color=sv.Color.from_hex("#FF0000")
+                if line.startswith("alerts") and alerts
+                else sv.Color.BLACK,
+            )
+            y += int(28 * self.config.text_scale / 0.5)
+        return scene
+
+    def __call__(self, record: FrameRecord, fps: float = 0.0) -> FrameRecord:
+        """Pipeline stage: annotate ``record.image`` in place."""
+        self.annotate(record.image, record.detections)
+        if self.config.show_hud:
+            self.draw_hud(record.image, fps, len(record.detections), record.active_alerts)
+        return record

@@ -1,0 +1,226 @@
+"""Apply alert rules to every tracked person on every frame; start and end alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from har_stream.config.schema import ANY_ACTION, SEVERITIES, RuleConfig, ZoneConfig
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, ALERT_RULE, FLAGGED, SPEED, FrameRecord
+from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
+from har_stream.rules.schedule import schedule_active
+from har_stream.rules.zones import ZoneSet
+
+
+@dataclass
+class _Observation:
+    """What a rule saw of a person on one frame."""
+
+    action: str
+    confidence: float
+    zone: str | None
+    box: list[float]
+    timestamp: float
+    wall_time: float
+    frame_index: int
+
+
+@dataclass
+class _RuleState:
+    """One rule's state for one track."""
+
+    since: float | None = None  # the condition has held since
+    false_since: float | None = None  # the condition stopped holding during an active alert
+    alert: AlertEvent | None = None  # start record of the active alert
+    peak: float = 0.0
+    cooldown_until: float = -math.inf
+    last: _Observation | None = None
+
+
+class RuleEngine:
+    """Decides, per person and rule, when an alert starts and ends.
+
+    A rule's condition holds when the person's smoothed action is listed (or the rule lists ``*``) with at
+    least ``min_confidence``, the speed is within bounds, the box's bottom centre is in one of the rule's
+    zones, and the schedule is active. The alert starts once the condition has held for
+    ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
+    ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
+    the same rule for ``cooldown_s``.
+    """
+
+    def __init__(self, rules: list[RuleConfig], zones: list[ZoneConfig], camera: str = "default") -> None:
+        self.rules = rules
+        self.zone_configs = zones
+        self.camera = camera
+        self._zone_set: ZoneSet | None = None
+        self._states: dict[tuple[int, int], _RuleState] = {}
+        self.alerts_started = 0
+
+    @property
+    def active(self) -> int:
+        """Number of alerts currently active."""
+        return sum(1 for s in self._states.values() if s.alert is not None)
+
+    def _zones_for(self, record: FrameRecord) -> ZoneSet:
+        zs = self._zone_set
+        if zs is None or (zs.width, zs.height) != (record.width, record.height):
+            zs = self._zone_set = ZoneSet(self.zone_configs, record.width, record.height)
+        return zs
+
+    def __call__(self, record: FrameRecord) -> FrameRecord:
+        """Pipeline stage: set ``data['flagged']`` and ``data['alert_rule']``; append events to ``record.alerts``."""
+        events: list[AlertEvent] = []
+        for track_id in record.ended_tracks:
+            events += self._end_track(track_id, record, "track_ended")
+        detections = record.detections
+        n = len(detections)
+        flagged = np.zeros(n, dtype=bool)
+        flagged_by = np.full(n, "", dtype=object)
+        if n and self.rules:
+            membership = self._zones_for(record).membership(detections) if self.zone_configs else {}
+            local = dt.datetime.fromtimestamp(record.wall_time)
+            active_schedules = [schedule_active(rule.schedule, local) for rule in self.rules]
+            actions = detections.data[ACTION]
+            confidences = detections.data[ACTION_CONFIDENCE]
+            speeds = detections.data.get(SPEED, np.zeros(n, dtype=np.float32))
+            for i in range(n):
+                track_id = int(detections.tracker_id[i])
+                best_severity = -1
+                for r, rule in enumerate(self.rules):
+                    zone = self._zone_of(rule, membership, i)
+                    holds = (
+                        active_schedules[r]
+                        and (ANY_ACTION in rule.actions or actions[i] in rule.actions)
+                        and confidences[i] >= rule.min_confidence
+                        and (rule.min_speed is None or speeds[i] >= rule.min_speed)
+                        and (rule.max_speed is None or speeds[i] <= rule.max_speed)
+                        and (not rule.zones or zone is not None)
+                    )
+                    observation = _Observation(
+                        str(actions[i]),
+                        float(confidences[i]),
+                        zone,
+                        [round(float(v), 1) for v in detections.xyxy[i]],
+                        record.timestamp,
+                        record.wall_time,
+                        record.index,
+                    )
+                    event, active = self._step(track_id, r, holds, observation)
+                    if event is not None:
+                        events.append(event)
+                    if active:
+                        flagged[i] = True
+                        severity = SEVERITIES.index(rule.severity)
+                        if severity > best_severity:
+                            best_severity, flagged_by[i] = severity, rule.name
+        detections.data[FLAGGED] = flagged
+        detections.data[ALERT_RULE] = flagged_by
+        record.alerts.extend(events)
+        record.active_alerts = self.active
+        return record
+
+    @staticmethod
+    def _zone_of(rule: RuleConfig, membership: dict[str, np.ndarray], i: int) -> str | None:
+        for name in rule.zones:
+            if membership[name][i]:
+                return name
+        return None
+
+    def _step(self, track_id: int, r: int, holds: bool, obs: _Observation) -> tuple[AlertEvent | None, bool]:
+        """Advance one (track, rule) state by one frame; return a new event (if any) and whether it is active."""
+        key = (track_id, r)
+        state = self._states.get(key)
+        if state is None:
+            if not holds:
+                return None, False
+            state = self._states[key] = _RuleState()
+        rule = self.rules[r]
+        t = obs.timestamp
+        event = None
+        if holds:
+            state.last = obs
+            state.false_since = None
+            if state.since is None:
+                state.since = t
+            if state.alert is None and t - state.since >= rule.min_duration_s and t >= state.cooldown_until:
+                state.alert = event = self._event(ALERT_START, rule, track_id, obs)
+                state.peak = obs.confidence
+                self.alerts_started += 1
+            elif state.alert is not None:
+                state.peak = max(state.peak, obs.confidence)
+        else:
+            state.since = None
+            if state.alert is not None:
+                if state.false_since is None:
+                    state.false_since = t
+                if t - state.false_since >= rule.end_grace_s:
+                    event = self._close(state, rule, obs, "condition_cleared")
+            elif t >= state.cooldown_until:
+                del self._states[key]  # nothing left to remember
+                return None, False
+        return event, state.alert is not None
+
+    def _event(self, kind: str, rule: RuleConfig, track_id: int, obs: _Observation) -> AlertEvent:
+        return AlertEvent(
+            type=kind,  # type: ignore[arg-type]
+            alert_id=uuid.uuid4().hex[:12],
+            camera=self.camera,
+            rule=rule.name,
+            severity=rule.severity,
+            track_id=track_id,
+            action=obs.action,
+            confidence=round(obs.confidence, 4),
+            zone=obs.zone,
+            timestamp=round(obs.timestamp, 3),
+            wall_time=obs.wall_time,
+            frame_index=obs.frame_index,
+            box=obs.box,
+        )
+
+    def _close(self, state: _RuleState, rule: RuleConfig, obs: _Observation, reason: str) -> AlertEvent:
+        start = state.alert
+        assert start is not None
+        end = self._event(ALERT_END, rule, start.track_id, obs)
+        end.alert_id = start.alert_id
+        end.started_at = start.timestamp
+        end.duration_s = round(obs.timestamp - start.timestamp, 3)
+        end.peak_confidence = round(state.peak, 4)
+        end.reason = reason
+        state.alert = None
+        state.since = None
+        state.false_since = None
+        state.cooldown_until = obs.timestamp + rule.cooldown_s
+        return end
+
+    def _end_track(self, track_id: int, record: FrameRecord, reason: str) -> list[AlertEvent]:
+        events = []
+        for key in [k for k in self._states if k[0] == track_id]:
+            state = self._states.pop(key)
+            if state.alert is not None and state.last is not None:
+                last = state.last
+                obs = _Observation(
+                    last.action,
+                    last.confidence,
+                    last.zone,
+                    last.box,
+                    record.timestamp,
+                    record.wall_time,
+                    record.index,
+                )
+                events.append(self._close(state, self.rules[key[1]], obs, reason))
+        return events
+
+    def close_all(self, record: FrameRecord, reason: str = "shutdown") -> list[AlertEvent]:
+        """End every active alert (at ``record``'s time) and forget all state."""
+        events = []
+        for track_id in sorted({k[0] for k in self._states}):
+            events += self._end_track(track_id, record, reason)
+        self._states.clear()
+        return events
+
+    def __len__(self) -> int:
+        return len(self._states)

@@ -1,0 +1,44 @@
+"""Zones in frame pixels, and which zone each person stands in (judged at the box's bottom centre)."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from har_stream.config.schema import ZoneConfig
+
+
+class ZoneError(ValueError):
+    """A zone does not fit the frame it is applied to."""
+
+
+class ZoneSet:
+    """The configured zones scaled to one frame size."""
+
+    def __init__(self, zones: list[ZoneConfig], width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.configs = zones
+        self.polygons: dict[str, np.ndarray] = {}
+        self._zones: dict[str, sv.PolygonZone] = {}
+        for i, zone in enumerate(zones):
+            points = np.array(zone.polygon, dtype=np.float64)
+            if zone.is_normalized:
+                points = points * [width - 1, height - 1]
+            else:
+                outside = (points[:, 0] > width) | (points[:, 1] > height)
+                if outside.any():
+                    x, y = points[int(np.argmax(outside))]
+                    raise ZoneError(
+                        f"zones[{i}] ({zone.name!r}): point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
+                        "use pixel coordinates inside the frame or normalized ones (0 to 1)"
+                    )
+            polygon = np.round(points).astype(np.int64)
+            self.polygons[zone.name] = polygon
+            self._zones[zone.name] = sv.PolygonZone(polygon, triggering_anchors=(sv.Position.BOTTOM_CENTER,))
+
+    def membership(self, detections: sv.Detections) -> dict[str, np.ndarray]:
+        """For each zone name, a boolean per detection: is its bottom centre inside the zone?"""
+        if len(detections) == 0:
+            return {name: np.zeros(0, dtype=bool) for name in self._zones}
+        return {name: zone.trigger(detections) for name, zone in self._zones.items()}

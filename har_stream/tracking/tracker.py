@@ -1,0 +1,59 @@
+"""Multi-object tracking stage: ByteTrack ids plus per-track speed; reports tracks that ended."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from trackers import ByteTrackTracker
+
+from har_stream.config.schema import TrackerConfig
+from har_stream.frame import SPEED, FrameRecord
+from har_stream.tracking.state import TrackRegistry
+
+
+class PersonTracker:
+    """Gives each detected person a stable ``tracker_id``; keeps only confirmed tracks in the record."""
+
+    def __init__(self, config: TrackerConfig, frame_rate: float = 25.0) -> None:
+        self.config = config
+        self.frame_rate = frame_rate
+        self.registry = TrackRegistry(max_age_s=config.lost_track_buffer_s + 0.5, speed_window_s=config.speed_window_s)
+        self._last_timestamp: float | None = None
+        self._size: tuple[int, int] | None = None
+        self._tracker = self._new_tracker()
+
+    def _new_tracker(self) -> ByteTrackTracker:
+        return ByteTrackTracker(
+            lost_track_buffer=max(1, round(self.config.lost_track_buffer_s * 30)),
+            frame_rate=self.frame_rate,
+            track_activation_threshold=self.config.activation_threshold,
+            minimum_consecutive_frames=self.config.min_consecutive_frames,
+            minimum_iou_threshold=self.config.match_iou,
+            high_conf_det_threshold=self.config.high_confidence_threshold,
+        )
+
+    def reset(self) -> list[int]:
+        """Forget every track (e.g. after the source restarted); return the ids that ended."""
+        self._tracker = self._new_tracker()
+        self._last_timestamp = None
+        return self.registry.end_all()
+
+    def __call__(self, record: FrameRecord) -> FrameRecord:
+        """Pipeline stage: set ``tracker_id`` and ``data['speed']``; list ended tracks in ``record.ended_tracks``."""
+        size = (record.width, record.height)
+        restarted = self._last_timestamp is not None and record.timestamp < self._last_timestamp
+        if restarted or (self._size is not None and size != self._size):
+            record.ended_tracks.extend(self.reset())  # a new stream, or a new frame size: old boxes mean nothing
+        self._last_timestamp = record.timestamp
+        self._size = size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tracked = self._tracker.update(record.detections, timestamp=record.timestamp)
+        if tracked.tracker_id is not None and len(tracked):
+            tracked = tracked[tracked.tracker_id >= 0]
+        ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, dtype=int)
+        tracked.data[SPEED] = self.registry.update(record.timestamp, ids, tracked.xyxy)
+        record.ended_tracks.extend(self.registry.end_stale(record.timestamp))
+        record.detections = tracked
+        return record
