@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import Polygon
@@ -137,12 +138,12 @@ class ZoneConfig(_Strict):
         for i, (x, y) in enumerate(points):
             if not all(map(_finite, (x, y))):
                 raise ValueError(f"point {i} ({x}, {y}) is not a finite number pair")
+        if len(set(points)) < 3 or _collinear(points):
+            raise ValueError("polygon has zero area (its points are collinear or repeated)")
         polygon = Polygon(points)
         reason = shapely.is_valid_reason(polygon)
         if reason != "Valid Geometry":
             raise ValueError(f"polygon is not simple: {reason.lower()} (edges must not cross or touch)")
-        if polygon.area <= 0:
-            raise ValueError("polygon has zero area (its points are collinear or repeated)")
         return points
 
     @model_validator(mode="after")
@@ -308,3 +309,8 @@ def _closest(word: str, options: object) -> str:
 
 def _finite(value: float) -> bool:
     return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _collinear(points: list[tuple[float, float]]) -> bool:
+    offsets = np.asarray(points, dtype=np.float64) - np.asarray(points[0], dtype=np.float64)
+    return int(np.linalg.matrix_rank(offsets, tol=1e-9)) < 2

@@ -1,0 +1,87 @@
+"""The command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, decode_frames
+
+HAR_STREAM = [sys.executable, "-m", "har_stream.cli"]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HAR_STREAM, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_help_documents_every_run_option() -> None:
+    result = cli("run", "--help")
+    assert result.returncode == 0
+    for option in ("--source", "--config", "--show", "--export", "--events", "--snapshots", "--max-frames", "--set"):
+        assert option in result.stdout
+    assert "Ctrl-C" in result.stdout
+
+
+def test_run_stream_script_is_the_same_cli() -> None:
+    result = subprocess.run([sys.executable, "run_stream.py", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "run" in result.stdout and "check-config" in result.stdout
+
+
+@pytest.mark.slow
+def test_run_writes_export_events_and_summary(concourse_clip: Path, tmp_path: Path) -> None:
+    result = cli(
+        "run",
+        "--source", str(concourse_clip),
+        "--config", "configs/concourse.yaml",
+        "--export", str(tmp_path / "out.mp4"),
+        "--events", str(tmp_path / "events.jsonl"),
+        "--max-frames", "12",
+        "--summary", str(tmp_path / "summary.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 12 and summary["fps"] > 0 and summary["people_per_frame"] > 5
+    assert set(summary["stages_ms"]) >= {"detect", "track", "classify", "smooth", "rules", "render", "output"}
+    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 12
+    assert len(decode_frames(tmp_path / "out.mp4")) == 12
+    for line in (tmp_path / "events.jsonl").read_text().splitlines():
+        json.loads(line)
+
+
+def test_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("rules:\n  - name: r\n    actions: [running]\n    min_duration_s: -1\n")
+    result = cli("run", "--source", "x.mp4", "--config", str(config))
+    assert result.returncode == 2
+    assert "rules[0].min_duration_s: Input should be greater than or equal to 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    assert cli("check-config", "configs/classroom.yaml").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("zones:\n  - {name: z, polygon: [[0, 0], [1, 1], [1, 0], [0, 1]]}\n")
+    result = cli("check-config", str(bad))
+    assert result.returncode == 2 and "zones[0].polygon: polygon is not simple" in result.stderr
+
+
+def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
+    result = cli("run", "--source", str(tmp_path / "missing.mp4"), "--set", "classifier.model=none")
+    assert result.returncode == 1
+    assert "video file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_detector_weights_list_the_places_tried(tmp_path: Path) -> None:
+    result = cli("run", "--source", "x.mp4", "--set", f"detector.model={tmp_path}/nope.pt")
+    assert result.returncode == 1
+    assert "could not find weights 'nope.pt'" in result.stderr and f"explicit path: {tmp_path}/nope.pt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_override_syntax_is_explained() -> None:
+    result = cli("run", "--source", "x.mp4", "--set", "detector.imgsz")
+    assert result.returncode == 2 and "KEY=VALUE" in result.stderr

@@ -1,0 +1,139 @@
+"""The whole pipeline on real footage: real detector, tracker, codec and files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from har_stream.api import build_config
+from har_stream.frame import FLAGGED, FrameRecord
+from har_stream.pipeline import Pipeline
+from tests.conftest import REPO, decode_frames
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_outputs(concourse_clip: Path, detector, tmp_path_factory: pytest.TempPathFactory):
+    """Run configs/concourse.yaml on 40 real frames, keeping what each frame's record said."""
+    out = tmp_path_factory.mktemp("e2e")
+    config = build_config(
+        REPO / "configs" / "concourse.yaml",
+        source=str(concourse_clip),
+        export=out / "annotated.mp4",
+        events=out / "events.jsonl",
+    )
+    records: list[dict] = []
+
+    def keep(record: FrameRecord) -> None:
+        d = record.detections
+        records.append(
+            {
+                "index": record.index,
+                "ids": d.tracker_id.tolist(),
+                "boxes": d.xyxy.copy(),
+                "flagged": d.data[FLAGGED].copy(),
+            }
+        )
+
+    result = Pipeline(config, detector=detector).run(on_frame=keep)
+    return out, result, records
+
+
+def test_people_are_detected_and_tracked_with_persistent_ids(run_outputs) -> None:
+    _, result, records = run_outputs
+    assert result.summary["frames"] == 40
+    people = [len(r["ids"]) for r in records]
+    assert np.mean(people[5:]) >= 12, f"too few people found in a crowd: {people}"
+    lifetimes = Counter(i for r in records for i in r["ids"])
+    # Most people stay in view for the whole clip, so most ids must live for most of it.
+    long_lived = [i for i, n in lifetimes.items() if n >= 30]
+    assert len(long_lived) >= 10, f"ids do not persist: {sorted(lifetimes.values())}"
+    assert len(lifetimes) <= 2 * max(people), f"{len(lifetimes)} ids for at most {max(people)} people"
+
+
+def test_export_decodes_with_same_frame_count_and_size(run_outputs, concourse_clip: Path) -> None:
+    out, _, records = run_outputs
+    with av.open(str(out / "annotated.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (1280, 720)
+        assert container.format.name.startswith("mov,mp4")
+    frames = decode_frames(out / "annotated.mp4")
+    assert len(frames) == len(records) == len(decode_frames(concourse_clip))
+    assert frames[0].shape == (720, 1280, 3)
+
+
+def test_events_jsonl_is_valid_and_alerts_pair_up(run_outputs) -> None:
+    out, result, _ = run_outputs
+    lines = (out / "events.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    starts = [e for e in entries if e["type"] == "alert_start"]
+    ends = [e for e in entries if e["type"] == "alert_end"]
+    assert starts, "the moving_in_centre rule raised no alert on a busy concourse"
+    assert result.summary["alerts_started"] == len(starts)
+    required = {
+        "alert_id",
+        "camera",
+        "rule",
+        "severity",
+        "track_id",
+        "action",
+        "confidence",
+        "zone",
+        "timestamp",
+        "time",
+        "wall_time",
+        "frame_index",
+        "box",
+    }
+    for start in starts:
+        assert required <= start.keys()
+        assert start["rule"] == "moving_in_centre" and start["zone"] == "centre"
+        assert start["camera"] == "concourse"
+        assert Path(start["snapshot"]).is_file()
+    # Every alert that started has ended by the end of the run (the rest are closed at shutdown).
+    assert sorted(e["alert_id"] for e in ends) == sorted(s["alert_id"] for s in starts)
+    for end in ends:
+        assert end["duration_s"] >= 0 and end["reason"] in {"condition_cleared", "track_ended", "shutdown"}
+    assert any(e["type"] == "camera_health" for e in entries)
+
+
+def _edge_colour(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Mean BGR colour along the left and right edges of a drawn box (below the label)."""
+    x1, y1, x2, y2 = (int(np.rint(v)) for v in box)
+    rows = slice(max(0, y1 + 4), min(frame.shape[0], y2 - 2))
+    edges = np.concatenate([frame[rows, max(0, x1) : x1 + 2], frame[rows, max(0, x2 - 1) : x2 + 1]], axis=1)
+    return edges.reshape(-1, 3).mean(axis=0)
+
+
+def test_flagged_people_are_red_and_others_green_in_the_export(run_outputs) -> None:
+    out, _, records = run_outputs
+    frames = decode_frames(out / "annotated.mp4")
+    red_checked = green_checked = 0
+    for record, frame in zip(records, frames, strict=True):
+        for box, flagged in zip(record["boxes"], record["flagged"], strict=True):
+            overlaps = sum(1 for other in record["boxes"] if _iou(box, other) > 0.05) > 1
+            if overlaps or box[3] - box[1] < 40:
+                continue  # another box drawn on top could hide this one's colour
+            b, g, r = _edge_colour(frame, box)
+            if flagged:
+                assert r > 150 and g < 110 and b < 110, f"flagged box not red: bgr=({b:.0f},{g:.0f},{r:.0f})"
+                red_checked += 1
+            else:
+                assert g > 120 and r < 110 and b < 110, f"normal box not green: bgr=({b:.0f},{g:.0f},{r:.0f})"
+                green_checked += 1
+    assert red_checked >= 5 and green_checked >= 20
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
