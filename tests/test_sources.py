@@ -34,7 +34,7 @@ def test_missing_and_non_video_files_are_clear_errors(tmp_path: Path) -> None:
         open_source(tmp_path / "nope.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 100)
-    with pytest.raises(SourceError, match="cannot open video .*junk.mp4"):
+    with pytest.raises(SourceError, match=r"cannot open video .*junk\.mp4"):
         open_source(junk)
 
 

