@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
-from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate
+from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate, schema_version
 
 _COLUMNS = (
     "alert_id",
@@ -127,6 +127,12 @@ class EventStore:
         """Attach a clip (path relative to the media folder) to an alert."""
         self._write("UPDATE alerts SET clip=? WHERE alert_id=?", (clip, alert_id))
 
+    def end_interrupted(self) -> int:
+        """Mark alerts left open by a previous run that did not shut down cleanly; returns how many."""
+        with self._lock:
+            cursor = self._conn.execute("UPDATE alerts SET end_reason='interrupted' WHERE end_reason IS NULL")
+        return int(cursor.rowcount)
+
     def set_camera_status(self, camera: str, status: str, detail: str | None = None) -> None:
         """Remember a camera's last known status."""
         self._write(
@@ -182,6 +188,11 @@ class EventStore:
             rows = self._conn.execute(f"SELECT DISTINCT {column} FROM alerts ORDER BY {column}").fetchall()
         return [r[0] for r in rows]
 
+    def schema_version(self) -> int:
+        """The schema version the database is at."""
+        with self._lock:
+            return schema_version(self._conn)
+
     def camera_statuses(self) -> dict[str, dict[str, Any]]:
         """Last known status of every camera ever seen."""
         with self._lock:
@@ -197,5 +208,5 @@ class EventStore:
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["box"] = json.loads(data["box"])
-    data["active"] = data["ended_at"] is None
+    data["active"] = data["end_reason"] is None
     return data
