@@ -82,8 +82,9 @@ class MqttNotifier:
         self.connected.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
-        if reason.is_failure:
+        if was_connected and reason.is_failure:  # a refused connection was reported by _on_connect
             self.last_error = f"disconnected: {reason}"
             log.warning("mqtt %s:%s: %s; reconnecting", self.config.host, self.config.port, self.last_error)
 
