@@ -14,7 +14,7 @@ from har_stream.config.site import MqttConfig
 from har_stream.notify import MqttNotifier, alert_message
 from har_stream.rules.events import AlertEvent
 from tests.conftest import REPO
-from tests.netutil import Broker, Subscriber, start_mosquitto
+from tests.serve.netutil import Broker, Subscriber, start_mosquitto
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from har_stream.config.site import WebhookConfig
 from har_stream.notify import WebhookNotifier, alert_message
 from har_stream.rules.events import AlertEvent
-from tests.netutil import HookReceiver, free_port
+from tests.serve.netutil import HookReceiver, free_port
 
 SECRET = "hook-secret-987654"
 
