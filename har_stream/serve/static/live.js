@@ -37,8 +37,9 @@ function alertItem(event) {
   const facts = el("span", { class: "facts",
     text: `${event.camera} · ${event.action} ${(event.confidence * 100).toFixed(0)}% · ${event.zone || "anywhere"} · track ${event.track_id}` });
   const state = el("span", { class: "state", text: formatDuration(event) });
-  const body = el("div", { class: "body" }, title, el("span", { class: `pill severity ${event.severity}`, text: event.severity }),
-    facts, el("div", { class: "meta" }, when, state, clipLink(event)));
+  const heading = el("div", { class: "title" }, title,
+    el("span", { class: `pill severity ${event.severity}`, text: event.severity }));
+  const body = el("div", { class: "body" }, heading, facts, el("div", { class: "meta" }, when, state, clipLink(event)));
   return el("li", { class: `alert ${event.active ? "active" : "ended"}`, "data-alert-id": event.alert_id },
     snapshotLink(event, "thumb"), body);
 }
