@@ -253,17 +253,24 @@ def _scrub(issue: ConfigIssue, sensitive: set[str]) -> ConfigIssue:
 
 
 def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[str, str] | None = None) -> SiteConfig:
-    """Validate a parsed site mapping (``${NAME}`` references resolved from ``env``, default the environment)."""
+    """Validate a parsed site mapping (``${NAME}`` references resolved from ``env``, default the environment).
+
+    Every problem is reported at once: site sections and every camera are checked even when others fail.
+    """
     sensitive = _references(data)
     resolved, issues = resolve_env(dict(data), env)
+    unset = {issue.field for issue in issues}  # their values are empty: further complaints about them are noise
+    settings: SiteSettings | None = None
     try:
         settings = SiteSettings.model_validate(resolved)
+        raw_cameras, defaults = settings.cameras, settings.defaults
     except ValidationError as exc:
-        issues += [_issue_from(error, SiteSettings) for error in exc.errors()]
-        raise ConfigError(source, [_scrub(i, sensitive) for i in issues]) from None
+        issues += [i for i in (_issue_from(e, SiteSettings) for e in exc.errors()) if i.field not in unset]
+        raw_cameras = resolved.get("cameras") if isinstance(resolved.get("cameras"), list) else []
+        defaults = resolved.get("defaults") if isinstance(resolved.get("defaults"), Mapping) else {}
     cameras: list[HarStreamConfig] = []
-    for i, raw in enumerate(settings.cameras):
-        entry, found = _camera_entry(raw, settings.defaults, i)
+    for i, raw in enumerate(raw_cameras):
+        entry, found = _camera_entry(raw, defaults, i)
         issues += found
         if entry is None:
             continue
@@ -278,7 +285,7 @@ def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[
         if camera.camera in seen:
             issues.append(ConfigIssue(f"cameras[{i}].name", f"camera name {camera.camera!r} is used more than once"))
         seen[camera.camera] = i
-    if issues:
+    if issues or settings is None:
         raise ConfigError(source, [_scrub(i, sensitive) for i in issues])
     return SiteConfig(
         cameras=cameras, server=settings.server, media=settings.media, store=settings.store, notify=settings.notify

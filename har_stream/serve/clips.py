@@ -25,6 +25,7 @@ from har_stream.sinks.video import VideoExportSink
 log = logging.getLogger(__name__)
 
 MAX_CLIP_FRAMES = 600
+EPSILON_S = 1e-6  # media times are floats: 0.8 + 0.4 must reach 1.2
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ClipRecorder:
     def add(self, timestamp: float, jpeg: bytes, started: list[str]) -> None:
         """Add a frame (media time ``timestamp``); ``started`` lists the alert ids that start on it."""
         self._ring.append((timestamp, jpeg))
-        while self._ring and self._ring[0][0] < timestamp - self.pre_s:
+        while self._ring and self._ring[0][0] < timestamp - self.pre_s - EPSILON_S:
             self._ring.popleft()
         clip = self._open
         if clip is not None:
@@ -73,7 +74,7 @@ class ClipRecorder:
             clip.alert_ids += started
         elif started:
             clip = self._open = _Clip(list(started), timestamp + self.post_s, list(self._ring))
-        if clip is not None and (timestamp >= clip.end or len(clip.frames) >= MAX_CLIP_FRAMES):
+        if clip is not None and (timestamp >= clip.end - EPSILON_S or len(clip.frames) >= MAX_CLIP_FRAMES):
             self._finish()
 
     def _finish(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from types import FrameType
 
@@ -37,6 +38,7 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
     server_config = site.server
     if server_config.token is None and not is_loopback(server_config.host):
         raise SiteServerError(f"refusing to bind {server_config.host} without server.token")
+    sock = _listen(server_config.host, server_config.port)  # before any camera starts: fail fast when in use
     runtime = SiteRuntime(site)
     app = create_app(runtime)
     config = uvicorn.Config(
@@ -60,7 +62,7 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
     # absorbed, so the cameras are stopped below (open alerts closed and delivered) and the exit code is 0.
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         for sig in previous:
             signal.signal(sig, _force_quit)  # a second Ctrl-C while cameras stop: give up waiting
@@ -69,8 +71,6 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-    if not server.started:
-        raise SiteServerError(f"could not listen on {server_config.host}:{server_config.port} (in use?)")
 
 
 def _absorb(signum: int, _frame: FrameType | None) -> None:
@@ -79,3 +79,16 @@ def _absorb(signum: int, _frame: FrameType | None) -> None:
 
 def _force_quit(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise SiteServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
