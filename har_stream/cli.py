@@ -251,8 +251,11 @@ def serve(
     if check:
         typer.echo(f"ok: {len(site.cameras)} cameras ({names}); dashboard on {site.server.base_url}")
         return
-    from har_stream.serve.server import SiteServerError
-    from har_stream.serve.server import serve as serve_site
+    try:
+        from har_stream.serve.server import SiteServerError
+        from har_stream.serve.server import serve as serve_site
+    except ImportError as exc:
+        raise _fail(f"har-stream serve needs the 'serve' extra ({exc}): pip install -e '.[serve]'") from None
     from har_stream.store import StoreError
 
     log.info("starting %d cameras (%s); dashboard on %s", len(site.cameras), names, site.server.base_url)
