@@ -200,6 +200,9 @@ def bench(
         bool,
         typer.Option(help="Replay the video in real time as a live camera: measures frame age and dropped frames."),
     ] = False,
+    baseline_imgsz: Annotated[
+        int, typer.Option(min=32, help="Detector input size of the naive baseline (its definition uses 640).")
+    ] = 640,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a har-stream config value, KEY=VALUE. Repeatable.")
     ] = None,
@@ -223,7 +226,9 @@ def bench(
         raise _fail(str(exc), 2) from None
     if not source.is_file():
         raise _fail(f"video file not found: {source}")
-    result = run_benchmark(source, frames=frames, baseline_frames=baseline_frames, config=cfg, live=live)
+    result = run_benchmark(
+        source, frames=frames, baseline_frames=baseline_frames, config=cfg, live=live, baseline_imgsz=baseline_imgsz
+    )
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2))
