@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,12 +71,16 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
             except av.FFmpegError as exc:
                 report_problem(f"stopped reading {path.name}: unreadable data ({exc})")
                 return
+            started = time.perf_counter()
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
                 report_problem(f"skipped undecodable data in {path.name} at packet pts={packet.pts} ({exc})")
                 continue
             for frame in frames:
+                image = frame.to_ndarray(format="bgr24")
+                decode_ms = (time.perf_counter() - started) * 1000
+                started = time.perf_counter()
                 media_time = frame.time
                 if media_time is None:
                     media_time = last_time + step
@@ -84,7 +90,7 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
                 if media_time <= last_time:  # some containers (AVI) carry out-of-order or repeated pts
                     media_time = last_time + step
                 last_time = media_time
-                yield RawFrame(frame.to_ndarray(format="bgr24"), media_time)
+                yield RawFrame(image, media_time, decode_ms)
 
 
 def loop_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[RawFrame]:
@@ -98,7 +104,7 @@ def loop_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[Ra
             if last is not None:
                 step = max(1e-3, media_time - last)
             last = media_time
-            yield RawFrame(raw.image, media_time)
+            yield dataclasses.replace(raw, media_time=media_time)
         if last is None:
             return  # nothing decodable: do not spin
         offset = last + step
