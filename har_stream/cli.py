@@ -187,6 +187,85 @@ def check_config(
 
 
 @app.command()
+def serve(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Site config YAML: cameras (each a per-camera config with a name), server, media, store, "
+            "notify (see configs/site.yaml). ${ENV_VAR} references are read from the environment.",
+        ),
+    ],
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind (default: server.host, 127.0.0.1). Any non-loopback address needs server.token."
+        ),
+    ] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: server.port, 8080).")] = None,
+    media: Annotated[
+        Path | None,
+        typer.Option(help="Folder for snapshots, clips and the default events.db (default: media.folder)."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate the site config, print a summary and exit without serving.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run every camera of a site and serve the live dashboard, events page and JSON API.
+
+    Open http://HOST:PORT/ for live annotated views, camera health and alerts as they happen; /events to
+    search stored alerts; /docs for the API. Alerts are also POSTed to notify.webhooks and published to
+    notify.mqtt. Ctrl-C (or SIGTERM) stops cleanly: open alerts get an end record and are delivered.
+    """
+    _setup_logging(log_level)
+    from har_stream.config.loading import ConfigError
+    from har_stream.config.site import load_site
+
+    try:
+        site = load_site(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    changes: dict[str, Any] = {}
+    if host is not None or port is not None:
+        server = site.server.model_dump()
+        server.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+        changes["server"] = server
+    if media is not None:
+        changes["media"] = site.media.model_copy(update={"folder": media})
+    if changes:
+        from pydantic import ValidationError
+
+        from har_stream.config.site import ServerConfig, is_loopback
+
+        try:
+            server_config = ServerConfig.model_validate(changes.get("server", site.server.model_dump()))
+        except ValidationError as exc:
+            raise _fail(f"invalid --host/--port: {exc.errors()[0]['msg']}", 2) from None
+        if server_config.token is None and not is_loopback(server_config.host):
+            raise _fail(f"--host {server_config.host} is not a loopback address: set server.token in the config", 2)
+        changes["server"] = server_config
+        site = site.model_copy(update=changes)
+    names = ", ".join(c.camera for c in site.cameras)
+    if check:
+        typer.echo(f"ok: {len(site.cameras)} cameras ({names}); dashboard on {site.server.base_url}")
+        return
+    try:
+        from har_stream.serve.server import SiteServerError
+        from har_stream.serve.server import serve as serve_site
+    except ImportError as exc:
+        raise _fail(f"har-stream serve needs the 'serve' extra ({exc}): pip install -e '.[serve]'") from None
+    from har_stream.store import StoreError
+
+    log.info("starting %d cameras (%s); dashboard on %s", len(site.cameras), names, site.server.base_url)
+    try:
+        serve_site(site)
+    except (SiteServerError, StoreError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
 def bench(
     source: Annotated[Path, typer.Option("--source", "-s", help="Video file to benchmark on.")],
     frames: Annotated[int, typer.Option(min=1, help="Frames har-stream processes.")] = 150,

@@ -18,6 +18,7 @@ from har_stream.detection.detector import PersonDetector
 from har_stream.frame import FrameRecord
 from har_stream.render.overlay import OverlayRenderer
 from har_stream.rules.engine import RuleEngine
+from har_stream.rules.events import AlertEvent
 from har_stream.sinks import EventLogSink, SnapshotSink, VideoExportSink, WindowSink
 from har_stream.smoothing import ActionSmoother
 from har_stream.sources import FrameSource, HealthEvent, SourceError, open_source
@@ -105,10 +106,12 @@ class Pipeline:
         max_frames: int | None = None,
         on_frame: Callable[[FrameRecord], None] | None = None,
         progress: bool = False,
+        on_final_alerts: Callable[[list[AlertEvent]], None] | None = None,
     ) -> RunResult:
         """Process ``source`` (default: ``config.source.uri``) until it ends, ``max_frames``, or a stop request.
 
-        ``on_frame`` is called with every rendered record (e.g. for a dashboard). Outputs are always
+        ``on_frame`` is called with every rendered record (e.g. for a dashboard); ``on_final_alerts`` with the
+        end records of alerts still open when the run stops, which belong to no frame. Outputs are always
         finalised: the export stays playable and open alerts get an end record, also on Ctrl-C.
         """
         config = self.config
@@ -191,6 +194,8 @@ class Pipeline:
                 if closing and events is not None:
                     for event in closing:
                         events.append(event.to_json())
+                if closing and on_final_alerts is not None:
+                    on_final_alerts(closing)
             self._report_health(source, source.drain_events(), events, config.camera)
             if events is not None:
                 events.append(_health_entry(source, config.camera, stats, "final"))

@@ -125,7 +125,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _issue_from(error: Mapping[str, Any]) -> ConfigIssue:
+def _issue_from(error: Mapping[str, Any], root: type[BaseModel] = HarStreamConfig) -> ConfigIssue:
     loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
     field = _format_loc(loc)
     message = str(error["msg"])
@@ -133,7 +133,7 @@ def _issue_from(error: Mapping[str, Any]) -> ConfigIssue:
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if kind == "extra_forbidden":
-        known = _fields_at(loc[:-1])
+        known = _fields_at(loc[:-1], root)
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
         message = "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else "")
         if known:
@@ -157,9 +157,9 @@ def _is_union_tag(part: int | str) -> bool:
     )
 
 
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names of the model found at ``loc`` inside the config, for did-you-mean hints."""
-    model: Any = HarStreamConfig
+def _fields_at(loc: tuple[int | str, ...], root: type[BaseModel] = HarStreamConfig) -> list[str]:
+    """Field names of the model found at ``loc`` inside a ``root`` config, for did-you-mean hints."""
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue

@@ -64,6 +64,8 @@ class SourceConfig(_Strict):
     image_fps: PositiveSeconds = 1.0
     #: Wall-clock time of a file's first frame, used by schedules and event times (default: now).
     start_time: dt.datetime | None = None
+    #: Video files only: start again at the end, with media time running on (demos, dashboards, tests).
+    loop: bool = False
 
 
 class DetectorConfig(_Strict):

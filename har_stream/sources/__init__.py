@@ -34,7 +34,7 @@ def open_source(uri: str | int, config: SourceConfig | None = None) -> FrameSour
     path = Path(text).expanduser()
     if path.is_dir():
         return open_image_folder(path, config.image_fps, max(config.queue_size, 8), start)
-    return open_video_file(path, max(config.queue_size, 8), start)
+    return open_video_file(path, max(config.queue_size, 8), start, loop=config.loop)
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,14 +93,35 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
                 yield RawFrame(image, media_time, decode_ms)
 
 
+def loop_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[RawFrame]:
+    """Decode ``path`` over and over; media time keeps increasing across repeats (one frame step between them)."""
+    offset = 0.0
+    while True:
+        last: float | None = None
+        step = 0.04
+        for raw in decode_video(path, report_problem):
+            media_time = (raw.media_time or 0.0) + offset
+            if last is not None:
+                step = max(1e-3, media_time - last)
+            last = media_time
+            yield dataclasses.replace(raw, media_time=media_time)
+        if last is None:
+            return  # nothing decodable: do not spin
+        offset = last + step
+
+
 def open_video_file(
     path: str | Path,
     queue_size: int = 8,
     start_wall_time: float | None = None,
+    loop: bool = False,
 ) -> FrameSource:
-    """A :class:`FrameSource` that reads a video file without losing a frame."""
+    """A :class:`FrameSource` that reads a video file without losing a frame (forever when ``loop``)."""
     path = Path(path)
     info = probe_video(path)
+    if loop:
+        info.frame_count = None
     source = FrameSource(info=info, reader=lambda: iter(()), queue_size=queue_size, start_wall_time=start_wall_time)
-    source.reader = lambda: decode_video(path, source.report_problem)
+    read = loop_video if loop else decode_video
+    source.reader = lambda: read(path, source.report_problem)
     return source

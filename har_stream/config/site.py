@@ -1,0 +1,305 @@
+"""A site config: several cameras plus the web server, event store, media folder and alert delivery.
+
+Every camera entry is a per-camera config (``HarStreamConfig``: source, zones, rules, ...) named by ``name``;
+``defaults`` holds per-camera settings merged under every camera. Strings may reference environment variables
+as ``${NAME}``; they are resolved at load time and an unset variable is an error naming the field. Secrets
+(``server.token``, ``notify.mqtt.password``, webhook header values) are ``SecretStr`` so they never show in
+logs, reprs or config errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from har_stream.config.loading import ConfigError, ConfigIssue, _issue_from, parse_yaml, validate_config
+from har_stream.config.schema import HarStreamConfig
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+ALERT_TYPES = ("alert_start", "alert_end")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    """The built-in web server (dashboard, JSON API, live views)."""
+
+    #: Address to bind. Anything but a loopback address (127.0.0.1, ::1, localhost) requires ``token``.
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    #: Access token for the dashboard and API, e.g. "${HAR_STREAM_TOKEN}". Required when not on loopback.
+    token: SecretStr | None = None
+    #: Base URL that alert messages use for snapshot and clip links (default: http://<host>:<port>).
+    public_url: str | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 8:
+            raise ValueError("the token must have at least 8 characters")
+        return token
+
+    @property
+    def base_url(self) -> str:
+        """Where the server can be reached, for links in alert messages."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
+class MediaConfig(_Strict):
+    """Snapshots, alert clips and the live view."""
+
+    #: Snapshots and clips are written here, and only files under it are served.
+    folder: Path = Path("out/site")
+    #: Live view (MJPEG) frames are scaled down to at most this width.
+    live_max_width: Annotated[int, Field(ge=64, le=7680)] = 960
+    #: At most this many live-view frames per second to each viewer.
+    live_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    jpeg_quality: Annotated[int, Field(ge=10, le=100)] = 80
+    #: Write a short annotated clip for each alert: this many media seconds before and after its start.
+    clips: bool = True
+    clip_pre_s: Seconds = 2.0
+    clip_post_s: Seconds = 3.0
+
+
+class StoreConfig(_Strict):
+    """The event store (SQLite)."""
+
+    #: Database file; default: events.db in the media folder.
+    path: Path | None = None
+
+
+class WebhookConfig(_Strict):
+    """POST every alert as JSON to a URL, with retries and exponential backoff."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    #: Extra request headers, e.g. {Authorization: "Bearer ${HOOK_TOKEN}"}; values are secrets.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    #: Which events are sent.
+    events: list[Literal["alert_start", "alert_end"]] = Field(default_factory=lambda: list(ALERT_TYPES), min_length=1)
+    #: The snapshot as a link (``snapshot_url``), inline as base64 JPEG (``snapshot_jpeg``), or not at all.
+    image: Literal["url", "inline", "none"] = "url"
+    timeout_s: PositiveSeconds = 5.0
+    #: Attempts per alert, the first included; failures (connection errors, 5xx, 408, 429) are retried.
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 6
+    backoff_initial_s: PositiveSeconds = 1.0
+    backoff_max_s: PositiveSeconds = 60.0
+    #: Alerts waiting for delivery; when full the oldest is dropped (and counted), never the video.
+    queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+
+class MqttConfig(_Strict):
+    """Publish alerts and camera availability to an MQTT broker."""
+
+    host: str
+    port: Port = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Topics: <prefix>/available (online/offline, with a last will), <prefix>/<camera>/availability,
+    #: <prefix>/<camera>/events (alert start and end as JSON).
+    topic_prefix: Annotated[str, Field(min_length=1, pattern=r"^[^#+\s]+$")] = "har_stream"
+    client_id: str | None = None
+    qos: Literal[0, 1, 2] = 1
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+
+class NotifyConfig(_Strict):
+    """Where alerts are delivered besides the dashboard."""
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
+
+
+class SiteSettings(_Strict):
+    """The sections of a site config; ``cameras`` entries are validated as per-camera configs."""
+
+    #: Per-camera settings merged under every camera (the camera's own values win).
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    #: Each entry: ``name`` plus any per-camera section (source, detector, zones, rules, render, ...).
+    cameras: list[dict[str, Any]] = Field(min_length=1)
+    server: ServerConfig = ServerConfig()
+    media: MediaConfig = MediaConfig()
+    store: StoreConfig = StoreConfig()
+    notify: NotifyConfig = NotifyConfig()
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> SiteSettings:
+        if self.server.token is None and not is_loopback(self.server.host):
+            raise ValueError(
+                f"server.token: a token is required when binding to {self.server.host!r} (not a loopback "
+                'address); set e.g. token: "${HAR_STREAM_TOKEN}"'
+            )
+        return self
+
+
+class SiteConfig(BaseModel):
+    """A validated site: the per-camera configs and the site-wide settings."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    cameras: list[HarStreamConfig]
+    server: ServerConfig = ServerConfig()
+    media: MediaConfig = MediaConfig()
+    store: StoreConfig = StoreConfig()
+    notify: NotifyConfig = NotifyConfig()
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite database file."""
+        return self.store.path or self.media.folder / "events.db"
+
+    def camera(self, name: str) -> HarStreamConfig:
+        """The config of camera ``name`` (KeyError if there is none)."""
+        for camera in self.cameras:
+            if camera.camera == name:
+                return camera
+        raise KeyError(name)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_env(data: Any, env: Mapping[str, str] | None = None, path: str = "") -> tuple[Any, list[ConfigIssue]]:
+    """Replace ``${NAME}`` in every string of ``data`` by the environment variable; unset ones are issues."""
+    env = os.environ if env is None else env
+    issues: list[ConfigIssue] = []
+    if isinstance(data, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                issues.append(ConfigIssue(path, f"environment variable {name} is not set"))
+                return ""
+            return env[name]
+
+        return ENV_REFERENCE.sub(substitute, data), issues
+    if isinstance(data, Mapping):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key], found = resolve_env(value, env, f"{path}.{key}" if path else str(key))
+            issues += found
+        return out, issues
+    if isinstance(data, list):
+        items = []
+        for i, value in enumerate(data):
+            item, found = resolve_env(value, env, f"{path}[{i}]")
+            items.append(item)
+            issues += found
+        return items, issues
+    return data, issues
+
+
+def _references(data: Any, path: str = "") -> set[str]:
+    """Field paths whose string value references an environment variable (their values are never echoed)."""
+    if isinstance(data, str):
+        return {path} if ENV_REFERENCE.search(data) else set()
+    if isinstance(data, Mapping):
+        return set().union(*(_references(v, f"{path}.{k}" if path else str(k)) for k, v in data.items()))
+    if isinstance(data, list):
+        return set().union(*(_references(v, f"{path}[{i}]") for i, v in enumerate(data)))
+    return set()
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; nested mappings merge, everything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _camera_entry(raw: Any, defaults: Mapping[str, Any], index: int) -> tuple[dict[str, Any] | None, list[ConfigIssue]]:
+    where = f"cameras[{index}]"
+    if not isinstance(raw, Mapping):
+        return None, [ConfigIssue(where, "each camera must be a mapping with a name and a source")]
+    entry = dict(raw)
+    if "camera" in entry:
+        return None, [ConfigIssue(f"{where}.camera", "unknown field (did you mean 'name'?): cameras are named by name")]
+    if "name" not in entry:
+        return None, [ConfigIssue(f"{where}.name", "Field required")]
+    entry["camera"] = entry.pop("name")
+    return _merge(defaults, entry), []
+
+
+def _scrub(issue: ConfigIssue, sensitive: set[str]) -> ConfigIssue:
+    """Drop the ``(got ...)`` echo of a value that came from an environment variable."""
+    if any(issue.field == p or issue.field.startswith(p + ".") for p in sensitive) and "(got " in issue.message:
+        return ConfigIssue(issue.field, issue.message.split(" (got ", 1)[0] + " (value from the environment hidden)")
+    return issue
+
+
+def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[str, str] | None = None) -> SiteConfig:
+    """Validate a parsed site mapping (``${NAME}`` references resolved from ``env``, default the environment).
+
+    Every problem is reported at once: site sections and every camera are checked even when others fail.
+    """
+    sensitive = _references(data)
+    resolved, issues = resolve_env(dict(data), env)
+    unset = {issue.field for issue in issues}  # their values are empty: further complaints about them are noise
+    settings: SiteSettings | None = None
+    try:
+        settings = SiteSettings.model_validate(resolved)
+        raw_cameras, defaults = settings.cameras, settings.defaults
+    except ValidationError as exc:
+        issues += [i for i in (_issue_from(e, SiteSettings) for e in exc.errors()) if i.field not in unset]
+        raw_cameras = resolved.get("cameras") if isinstance(resolved.get("cameras"), list) else []
+        defaults = resolved.get("defaults") if isinstance(resolved.get("defaults"), Mapping) else {}
+    cameras: list[HarStreamConfig] = []
+    for i, raw in enumerate(raw_cameras):
+        entry, found = _camera_entry(raw, defaults, i)
+        issues += found
+        if entry is None:
+            continue
+        try:
+            cameras.append(validate_config(entry, source))
+        except ConfigError as exc:
+            for issue in exc.issues:
+                field = "name" if issue.field == "camera" else issue.field
+                issues.append(ConfigIssue(f"cameras[{i}].{field}" if field else f"cameras[{i}]", issue.message))
+    seen: dict[str, int] = {}
+    for i, camera in enumerate(cameras):
+        if camera.camera in seen:
+            issues.append(ConfigIssue(f"cameras[{i}].name", f"camera name {camera.camera!r} is used more than once"))
+        seen[camera.camera] = i
+    if issues or settings is None:
+        raise ConfigError(source, [_scrub(i, sensitive) for i in issues])
+    return SiteConfig(
+        cameras=cameras, server=settings.server, media=settings.media, store=settings.store, notify=settings.notify
+    )
+
+
+def load_site(path: str | Path, env: Mapping[str, str] | None = None) -> SiteConfig:
+    """Read and validate a site config file; raises :class:`ConfigError` naming every bad field."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(source, [ConfigIssue("", f"config file not found: {path.resolve()}")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [ConfigIssue("", f"cannot read the file: {exc}")]) from None
+    return validate_site(parse_yaml(text, source), source, env)

@@ -1,0 +1,133 @@
+"""MQTT delivery: alert start/end and camera availability, published by paho-mqtt's network thread.
+
+Topics (``<prefix>`` is ``notify.mqtt.topic_prefix``, ``har_stream`` by default):
+
+- ``<prefix>/available``: ``online`` / ``offline``, retained; the broker publishes ``offline`` (last will) if
+  har-stream dies without saying goodbye.
+- ``<prefix>/<camera>/availability``: ``online`` while the camera delivers frames, else ``offline``; retained.
+- ``<prefix>/<camera>/status``: the camera's health as JSON (status, fps, dropped frames), retained.
+- ``<prefix>/<camera>/events``: one JSON message per alert start and end.
+
+Publishing only hands the message to paho's queue (bounded), so the pipeline never waits for the broker;
+while disconnected, paho reconnects with backoff and QoS 1/2 messages wait in the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from har_stream.config.site import MqttConfig
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 1000
+
+
+def topic_name(camera: str) -> str:
+    """A camera name as one MQTT topic level (spaces and other odd characters become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", camera)
+
+
+class MqttNotifier:
+    """One connection to the broker for the whole site."""
+
+    def __init__(self, config: MqttConfig, cameras: list[str]) -> None:
+        self.config = config
+        self.prefix = config.topic_prefix.rstrip("/")
+        self.connected = threading.Event()
+        self.published = 0
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+        self._availability: dict[str, str] = {camera: "offline" for camera in cameras}
+        self._status: dict[str, str] = {}
+        client_id = config.client_id or f"har-stream-{uuid.uuid4().hex[:8]}"
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if config.username is not None:
+            password = config.password.get_secret_value() if config.password is not None else None
+            self._client.username_pw_set(config.username, password)
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.reconnect_delay_set(1, 30)
+        self._client.will_set(self.topic("available"), "offline", qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
+        self._client.loop_start()
+
+    def topic(self, *levels: str) -> str:
+        """``<prefix>/<levels...>``."""
+        return "/".join([self.prefix, *levels])
+
+    # -- callbacks on paho's thread -----------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            self.last_error = f"connection refused: {reason}"
+            log.warning("mqtt %s:%s: %s", self.config.host, self.config.port, self.last_error)
+            return
+        log.info("mqtt: connected to %s:%s", self.config.host, self.config.port)
+        client.publish(self.topic("available"), "online", qos=1, retain=True)
+        with self._lock:
+            availability = dict(self._availability)
+            statuses = dict(self._status)
+        for camera, state in availability.items():
+            client.publish(self.topic(topic_name(camera), "availability"), state, qos=1, retain=True)
+        for camera, status in statuses.items():
+            client.publish(self.topic(topic_name(camera), "status"), status, qos=1, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        if was_connected and reason.is_failure:  # a refused connection was reported by _on_connect
+            self.last_error = f"disconnected: {reason}"
+            log.warning("mqtt %s:%s: %s; reconnecting", self.config.host, self.config.port, self.last_error)
+
+    # -- publishing ----------------------------------------------------------------------------------
+    def _publish(self, topic: str, payload: str, retain: bool = False) -> None:
+        info = self._client.publish(topic, payload, qos=self.config.qos, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self.published += 1
+        elif info.rc != mqtt.MQTT_ERR_NO_CONN or self.config.qos == 0:
+            self.last_error = f"publish to {topic} failed: {mqtt.error_string(info.rc)}"
+            log.warning("mqtt: %s", self.last_error)
+
+    def publish_alert(self, message: dict[str, Any]) -> None:
+        """Publish an alert start or end message on ``<prefix>/<camera>/events``."""
+        camera = topic_name(str(message.get("camera", "default")))
+        self._publish(self.topic(camera, "events"), json.dumps(message, separators=(",", ":")))
+
+    def publish_health(self, camera: str, health: dict[str, Any]) -> None:
+        """Publish a camera's availability (when it changes) and its health JSON."""
+        online = "online" if health.get("status") == "connected" else "offline"
+        status = json.dumps(health, separators=(",", ":"), sort_keys=True)
+        with self._lock:
+            changed = self._availability.get(camera) != online
+            self._availability[camera] = online
+            self._status[camera] = status
+        if changed:
+            self._publish(self.topic(topic_name(camera), "availability"), online, retain=True)
+        self._publish(self.topic(topic_name(camera), "status"), status, retain=True)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Mark every camera and the server offline, flush, and disconnect."""
+        infos = []
+        if self.connected.is_set():
+            with self._lock:
+                cameras = list(self._availability)
+            for camera in cameras:
+                topic = self.topic(topic_name(camera), "availability")
+                infos.append(self._client.publish(topic, "offline", qos=1, retain=True))
+            infos.append(self._client.publish(self.topic("available"), "offline", qos=1, retain=True))
+            for info in infos:
+                try:
+                    info.wait_for_publish(timeout)
+                except (RuntimeError, ValueError):
+                    break
+        self._client.disconnect()
+        self._client.loop_stop()

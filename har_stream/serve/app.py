@@ -1,0 +1,350 @@
+"""The web app: dashboard and events pages, the JSON API, live views (MJPEG), live updates (SSE) and media."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
+
+from har_stream import __version__
+from har_stream.actions import ACTIONS, UNKNOWN_ACTION
+from har_stream.config.schema import SEVERITIES
+from har_stream.serve.auth import TokenAuth
+from har_stream.serve.media import media_type, resolve_media
+from har_stream.serve.runtime import SiteRuntime, event_view
+from har_stream.store import EventQuery
+
+STATIC = Path(str(files("har_stream.serve") / "static"))
+KEEPALIVE_S = 15.0
+POLL_S = 0.5
+
+
+class ErrorBody(BaseModel):
+    """An error answer."""
+
+    detail: str
+
+
+class CameraHealth(BaseModel):
+    """A camera's connection state and counters."""
+
+    name: str
+    status: str = Field(description="starting, connecting, connected, reconnecting, lost, finished, error, stopped")
+    connected: bool
+    source: str | None = Field(description="the source, with any password hidden")
+    fps_in: float = Field(description="frames per second read from the source")
+    fps_processed: float = Field(description="frames per second through the pipeline")
+    frames_in: int
+    frames_processed: int
+    frames_dropped: int = Field(description="live frames dropped because processing was behind")
+    reconnects: int
+    decode_errors: int
+    active_alerts: int
+    width: int | None
+    height: int | None
+    last_frame_at: float | None = Field(description="epoch seconds of the newest live frame")
+    error: str | None
+
+
+class Camera(CameraHealth):
+    """A camera with its links, zones and rules."""
+
+    live_url: str = Field(description="MJPEG live view of the annotated frames")
+    frame_url: str = Field(description="the newest annotated frame as JPEG")
+    zones: list[str]
+    rules: list[str]
+
+
+class Event(BaseModel):
+    """An alert: one person matching one rule, from its start to its end."""
+
+    alert_id: str
+    camera: str
+    rule: str
+    severity: str
+    track_id: int
+    action: str
+    confidence: float
+    zone: str | None
+    started_at: float = Field(description="epoch seconds")
+    time: str = Field(description="start time, ISO 8601 UTC")
+    media_time: float = Field(description="the source's clock at the start (media seconds for files)")
+    frame_index: int
+    box: list[float]
+    ended_at: float | None
+    duration_s: float | None
+    peak_confidence: float | None
+    end_reason: str | None = Field(description="condition_cleared, track_ended, shutdown or interrupted")
+    active: bool
+    snapshot_url: str | None
+    clip_url: str | None
+
+
+class EventPage(BaseModel):
+    """One page of alerts, newest first."""
+
+    total: int = Field(description="alerts matching the filters")
+    limit: int
+    offset: int
+    items: list[Event]
+
+
+class Filters(BaseModel):
+    """Values the events page offers as filters."""
+
+    cameras: list[str]
+    actions: list[str]
+    rules: list[str]
+    severities: list[str]
+
+
+class StoreHealth(BaseModel):
+    """The event store."""
+
+    schema_version: int
+    alerts: int
+
+
+class ServerHealth(BaseModel):
+    """The server, its cameras, its store and alert delivery."""
+
+    status: str
+    version: str
+    uptime_s: float
+    cameras: list[CameraHealth]
+    store: StoreHealth
+    notify: dict[str, Any]
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "not found"}}
+DESCRIPTION = """Live action-recognition alerts from every camera of a har-stream site.
+
+Times in filters are ISO 8601 (naive times are UTC) or epoch seconds. When the server has a token
+(always when bound to a non-loopback address), send it as `Authorization: Bearer <token>`.
+Live updates: `GET /api/live` is a server-sent events stream with `alert` and `health` events."""
+
+
+def create_app(runtime: SiteRuntime) -> FastAPIOffline:
+    """The ASGI app for ``runtime`` (started or not; the caller starts and stops it)."""
+    site = runtime.site
+    app = FastAPIOffline(
+        title="har-stream",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "cameras", "description": "cameras, their health and live views"},
+            {"name": "events", "description": "alerts in the event store"},
+            {"name": "server", "description": "server health and live updates"},
+        ],
+    )
+    app.state.runtime = runtime
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def worker(name: str) -> Any:
+        try:
+            return runtime.cameras[name]
+        except KeyError:
+            raise HTTPException(404, f"no camera named {name!r}") from None
+
+    def camera_view(name: str) -> dict[str, Any]:
+        w = worker(name)
+        base = f"/api/cameras/{name}"
+        return {
+            **w.health(),
+            "live_url": f"{base}/stream.mjpeg",
+            "frame_url": f"{base}/frame.jpg",
+            "zones": [z.name for z in w.config.zones],
+            "rules": [r.name for r in w.config.rules],
+        }
+
+    # -- pages ---------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def dashboard_page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/events", include_in_schema=False)
+    def events_page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "events.html").read_text(encoding="utf-8"))
+
+    # -- cameras -------------------------------------------------------------------------------------
+    @app.get("/api/cameras", tags=["cameras"], summary="List cameras with health")
+    def list_cameras() -> list[Camera]:
+        return [Camera.model_validate(camera_view(name)) for name in runtime.cameras]
+
+    @app.get("/api/cameras/{name}", tags=["cameras"], summary="One camera", responses=NOT_FOUND)
+    def get_camera(name: str) -> Camera:
+        return Camera.model_validate(camera_view(name))
+
+    @app.get(
+        "/api/cameras/{name}/frame.jpg",
+        tags=["cameras"],
+        summary="The newest annotated frame",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+    )
+    def camera_frame(name: str) -> Response:
+        _, jpeg = worker(name).live.get()
+        if jpeg is None:
+            raise HTTPException(404, f"camera {name!r} has no frame yet")
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get(
+        "/api/cameras/{name}/stream.mjpeg",
+        tags=["cameras"],
+        summary="Live annotated view (MJPEG)",
+        description="multipart/x-mixed-replace JPEG stream; use it as an image source. Endless.",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"multipart/x-mixed-replace": {}}}, **NOT_FOUND},
+    )
+    async def camera_stream(name: str) -> StreamingResponse:
+        live = worker(name).live
+        interval = 1.0 / site.media.live_fps
+
+        async def parts() -> Any:
+            last = 0
+            while not runtime.stopping.is_set():
+                seq, jpeg = live.get()
+                if jpeg is not None and seq != last:
+                    last = seq
+                    head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                    yield head.encode("ascii") + jpeg + b"\r\n"
+                await asyncio.sleep(interval)
+
+        return StreamingResponse(
+            parts(),
+            media_type="multipart/x-mixed-replace; boundary=frame",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    # -- events --------------------------------------------------------------------------------------
+    @app.get("/api/events", tags=["events"], summary="Search alerts")
+    def list_events(
+        camera: Annotated[str | None, Query(description="camera name")] = None,
+        action: Annotated[str | None, Query(description="action label, e.g. running")] = None,
+        rule: Annotated[str | None, Query(description="rule name")] = None,
+        severity: Annotated[str | None, Query(description="info, low, medium, high or critical")] = None,
+        since: Annotated[dt.datetime | None, Query(description="alerts that started at or after")] = None,
+        until: Annotated[dt.datetime | None, Query(description="alerts that started at or before")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> EventPage:
+        query = EventQuery(camera, action, rule, severity, _epoch(since), _epoch(until), limit, offset)
+        total, rows = runtime.store.query(query)
+        return EventPage(total=total, limit=limit, offset=offset, items=[Event(**event_view(r)) for r in rows])
+
+    @app.get("/api/events/{alert_id}", tags=["events"], summary="One alert", responses=NOT_FOUND)
+    def get_event(alert_id: str) -> Event:
+        row = runtime.store.get(alert_id)
+        if row is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        return Event(**event_view(row))
+
+    @app.get(
+        "/api/events/{alert_id}/snapshot",
+        tags=["events"],
+        summary="The alert's snapshot (JPEG)",
+        response_class=FileResponse,
+        responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+    )
+    def event_snapshot(alert_id: str) -> FileResponse:
+        row = runtime.store.get(alert_id)
+        path = resolve_media(runtime.media_root, row["snapshot"]) if row and row.get("snapshot") else None
+        if path is None:
+            raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @app.get("/api/filters", tags=["events"], summary="Filter values for the events page")
+    def filters() -> Filters:
+        rules = sorted({r.name for c in site.cameras for r in c.rules} | set(runtime.store.distinct("rule")))
+        cameras = list(runtime.cameras) + [c for c in runtime.store.distinct("camera") if c not in runtime.cameras]
+        return Filters(cameras=cameras, actions=[*ACTIONS, UNKNOWN_ACTION], rules=rules, severities=list(SEVERITIES))
+
+    # -- server --------------------------------------------------------------------------------------
+    @app.get("/api/health", tags=["server"], summary="Server, camera, store and delivery health")
+    def health() -> ServerHealth:
+        total, _ = runtime.store.query(EventQuery(limit=0))
+        return ServerHealth(
+            status="stopping" if runtime.stopping.is_set() else "ok",
+            version=__version__,
+            uptime_s=round(time.time() - runtime.started_at, 3),
+            cameras=[CameraHealth.model_validate(w.health()) for w in runtime.cameras.values()],
+            store=StoreHealth(schema_version=runtime.store.schema_version(), alerts=total),
+            notify=runtime.notify_health(),
+        )
+
+    @app.get(
+        "/api/live",
+        tags=["server"],
+        summary="Live updates (server-sent events)",
+        description="Events `alert` (an Event, on start, end and when its clip is ready) and `health` "
+        "(a camera's health, about once a second). Endless.",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def live(request: Request) -> StreamingResponse:
+        subscriber = runtime.hub.subscribe(asyncio.get_running_loop())
+
+        async def stream() -> Any:
+            try:
+                yield "retry: 2000\n\n"
+                for w in runtime.cameras.values():
+                    yield _sse("health", {"type": "health", "camera": w.name, "health": w.health()})
+                idle = 0.0
+                while not runtime.stopping.is_set():
+                    try:
+                        message = await asyncio.wait_for(subscriber.queue.get(), POLL_S)
+                    except TimeoutError:
+                        idle += POLL_S
+                        if idle >= KEEPALIVE_S:
+                            idle = 0.0
+                            yield ": keepalive\n\n"
+                        continue
+                    idle = 0.0
+                    yield _sse(message["type"], message)
+            finally:
+                runtime.hub.unsubscribe(subscriber)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
+
+    # -- media ---------------------------------------------------------------------------------------
+    @app.get(
+        "/media/{path:path}",
+        tags=["events"],
+        summary="A snapshot or clip from the media folder",
+        response_class=FileResponse,
+        responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}}}, **NOT_FOUND},
+    )
+    def media(path: str) -> FileResponse:
+        resolved = resolve_media(runtime.media_root, path)
+        if resolved is None:
+            raise HTTPException(404, "not found")
+        return FileResponse(resolved, media_type=media_type(resolved))
+
+    token = site.server.token
+    if token is not None:
+        app.add_middleware(TokenAuth, token=token.get_secret_value())
+    return app
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _epoch(value: dt.datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()

@@ -1,0 +1,122 @@
+"""A running site: the event store, notifiers, alert hub and one worker per camera, started and stopped together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from har_stream.config.site import SiteConfig
+from har_stream.notify.message import media_url
+from har_stream.notify.mqtt import MqttNotifier
+from har_stream.notify.webhook import WebhookNotifier
+from har_stream.serve.camera import CameraWorker
+from har_stream.serve.hub import AlertHub
+from har_stream.store import EventStore
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S = 1.0
+
+
+def event_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored alert as the API and live updates show it: with site-relative media URLs."""
+    view = dict(row)
+    view["time"] = dt.datetime.fromtimestamp(row["started_at"], dt.UTC).isoformat(timespec="milliseconds")
+    view["snapshot_url"] = media_url("", row["snapshot"]) if row.get("snapshot") else None
+    view["clip_url"] = media_url("", row["clip"]) if row.get("clip") else None
+    return view
+
+
+class SiteRuntime:
+    """Everything ``har-stream serve`` runs besides the web server itself.
+
+    ``start_cameras=False`` builds it without processing video (e.g. to test the API).
+    """
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        self.media_root = Path(site.media.folder).resolve()
+        self.started_at = time.time()
+        self.stopping = threading.Event()
+        for sub in ("snapshots", "clips"):
+            (self.media_root / sub).mkdir(parents=True, exist_ok=True)
+        self.store = EventStore(site.store_path)
+        interrupted = self.store.end_interrupted()
+        if interrupted:
+            log.warning("%d alerts were left open by a previous run; marked interrupted", interrupted)
+        self.webhooks = [
+            WebhookNotifier(hook, self.media_root, name=f"webhooks[{i}]") for i, hook in enumerate(site.notify.webhooks)
+        ]
+        names = [c.camera for c in site.cameras]
+        self.mqtt = MqttNotifier(site.notify.mqtt, names) if site.notify.mqtt is not None else None
+        self.hub = AlertHub(
+            self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
+        )
+        self.cameras: dict[str, CameraWorker] = {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}
+        self._monitor = threading.Thread(target=self._watch_health, name="health-monitor", daemon=True)
+        self._started = False
+        self._stopped = False
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> SiteRuntime:
+        """Start every camera and the health monitor."""
+        if not self._started:
+            self._started = True
+            for worker in self.cameras.values():
+                worker.start()
+            self._monitor.start()
+        return self
+
+    def _watch_health(self) -> None:
+        while not self.stopping.wait(HEALTH_INTERVAL_S):
+            for name, worker in self.cameras.items():
+                self.hub.publish_health(name, worker.health())
+
+    def stop(self) -> None:
+        """Stop cameras (open alerts get end records), then deliver what is queued and close everything."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.stopping.set()
+        threads = [threading.Thread(target=w.stop, name=f"stop-{n}") for n, w in self.cameras.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for name, worker in self.cameras.items():
+            self.hub.publish_health(name, worker.health())
+        self.hub.close()
+        for webhook in self.webhooks:
+            webhook.close()
+        if self.mqtt is not None:
+            self.mqtt.close()
+        self.store.close()
+        log.info("site stopped")
+
+    def notify_health(self) -> dict[str, Any]:
+        """Delivery counters for the health endpoint."""
+        hooks = [
+            {
+                "target": hook.target,
+                "delivered": hook.stats.delivered,
+                "failed": hook.stats.failed,
+                "dropped": hook.stats.dropped,
+                "pending": hook.pending,
+                "last_error": hook.stats.last_error,
+            }
+            for hook in self.webhooks
+        ]
+        mqtt = None
+        if self.mqtt is not None:
+            mqtt = {
+                "broker": f"{self.mqtt.config.host}:{self.mqtt.config.port}",
+                "connected": self.mqtt.connected.is_set(),
+                "published": self.mqtt.published,
+                "last_error": self.mqtt.last_error,
+            }
+        return {"webhooks": hooks, "mqtt": mqtt}

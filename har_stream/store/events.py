@@ -1,0 +1,212 @@
+"""The event store: alerts in SQLite, one row per alert, queried by camera, action, rule, severity and time."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
+from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate, schema_version
+
+_COLUMNS = (
+    "alert_id",
+    "camera",
+    "rule",
+    "severity",
+    "track_id",
+    "action",
+    "confidence",
+    "zone",
+    "started_at",
+    "media_time",
+    "frame_index",
+    "box",
+    "ended_at",
+    "duration_s",
+    "peak_confidence",
+    "end_reason",
+    "snapshot",
+    "clip",
+)
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Filters for :meth:`EventStore.query`; None means any. Times are epoch seconds (alert start)."""
+
+    camera: str | None = None
+    action: str | None = None
+    rule: str | None = None
+    severity: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class EventStore:
+    """A SQLite database of alerts, safe to use from several threads (one connection behind a lock).
+
+    Rows hold media paths relative to the media folder. Opening a file migrates it to the newest schema.
+    """
+
+    def __init__(self, path: str | Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the event database {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        with self._lock:
+            try:
+                self.migrated = migrate(self._conn, migrations)
+            except StoreError:
+                self._conn.close()
+                raise
+
+    # -- writing -------------------------------------------------------------------------------------
+    def record(self, event: AlertEvent, snapshot: str | None = None) -> None:
+        """Insert an alert on its start, or complete its row on its end (an end without start is inserted)."""
+        box = json.dumps([round(float(v), 1) for v in event.box])
+        if event.type == ALERT_START:
+            self._write(
+                "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
+                " started_at, media_time, frame_index, box, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    event.alert_id,
+                    event.camera,
+                    event.rule,
+                    event.severity,
+                    int(event.track_id),
+                    event.action,
+                    float(event.confidence),
+                    event.zone,
+                    float(event.wall_time),
+                    float(event.timestamp),
+                    int(event.frame_index),
+                    box,
+                    snapshot,
+                ),
+            )
+        elif event.type == ALERT_END:
+            duration = float(event.duration_s or 0.0)
+            self._write(
+                "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
+                " started_at, media_time, frame_index, box) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    event.alert_id,
+                    event.camera,
+                    event.rule,
+                    event.severity,
+                    int(event.track_id),
+                    event.action,
+                    float(event.confidence),
+                    event.zone,
+                    float(event.wall_time) - duration,
+                    float(event.started_at if event.started_at is not None else event.timestamp),
+                    int(event.frame_index),
+                    box,
+                ),
+            )
+            self._write(
+                "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?",
+                (float(event.wall_time), duration, event.peak_confidence, event.reason, event.alert_id),
+            )
+
+    def set_clip(self, alert_id: str, clip: str) -> None:
+        """Attach a clip (path relative to the media folder) to an alert."""
+        self._write("UPDATE alerts SET clip=? WHERE alert_id=?", (clip, alert_id))
+
+    def end_interrupted(self) -> int:
+        """Mark alerts left open by a previous run that did not shut down cleanly; returns how many."""
+        with self._lock:
+            cursor = self._conn.execute("UPDATE alerts SET end_reason='interrupted' WHERE end_reason IS NULL")
+        return int(cursor.rowcount)
+
+    def set_camera_status(self, camera: str, status: str, detail: str | None = None) -> None:
+        """Remember a camera's last known status."""
+        self._write(
+            "INSERT INTO camera_status (camera, status, updated_at, detail) VALUES (?,?,?,?) ON CONFLICT(camera) "
+            "DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at, detail=excluded.detail",
+            (camera, status, time.time(), detail),
+        )
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._lock:
+            try:
+                self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
+
+    # -- reading -------------------------------------------------------------------------------------
+    def query(self, query: EventQuery = EventQuery()) -> tuple[int, list[dict[str, Any]]]:
+        """Alerts matching ``query``, newest first: (total matching, one page of rows as dicts)."""
+        where, params = [], []
+        for column in ("camera", "action", "rule", "severity"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.since is not None:
+            where.append("started_at >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            where.append("started_at <= ?")
+            params.append(query.until)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            total = int(self._conn.execute(f"SELECT COUNT(*) FROM alerts{clause}", params).fetchone()[0])
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM alerts{clause} ORDER BY started_at DESC, alert_id LIMIT ? OFFSET ?",
+                [*params, max(0, query.limit), max(0, query.offset)],
+            ).fetchall()
+        return total, [_row(r) for r in rows]
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        """One alert by id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
+        return _row(row) if row is not None else None
+
+    def distinct(self, column: str) -> list[str]:
+        """The distinct values of ``camera``, ``action``, ``rule`` or ``severity`` seen so far (for filters)."""
+        if column not in ("camera", "action", "rule", "severity"):
+            raise ValueError(f"not a filter column: {column}")
+        with self._lock:
+            rows = self._conn.execute(f"SELECT DISTINCT {column} FROM alerts ORDER BY {column}").fetchall()
+        return [r[0] for r in rows]
+
+    def schema_version(self) -> int:
+        """The schema version the database is at."""
+        with self._lock:
+            return schema_version(self._conn)
+
+    def camera_statuses(self) -> dict[str, dict[str, Any]]:
+        """Last known status of every camera ever seen."""
+        with self._lock:
+            rows = self._conn.execute("SELECT camera, status, updated_at, detail FROM camera_status").fetchall()
+        return {r["camera"]: dict(r) for r in rows}
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["box"] = json.loads(data["box"])
+    data["active"] = data["end_reason"] is None
+    return data
