@@ -73,7 +73,11 @@ class Pipeline:
         self._stop = threading.Event()
 
     def request_stop(self) -> None:
-        """Ask a running :meth:`run` to finish after the current frame (thread- and signal-safe)."""
+        """Ask :meth:`run` to finish after the current frame (thread- and signal-safe).
+
+        A request made before ``run`` starts is kept: that run stops at once. Each run clears the request
+        when it ends, so the pipeline can run again.
+        """
         self._stop.set()
 
     def _sinks(self, fps: float) -> tuple[list[Sink], EventLogSink | None, WindowSink | None, dict[str, str]]:
@@ -115,7 +119,6 @@ class Pipeline:
         finalised: the export stays playable and open alerts get an end record, also on Ctrl-C.
         """
         config = self.config
-        self._stop.clear()
         if source is None:
             if config.source.uri is None:
                 raise SourceError("no source given: pass --source or set source.uri in the config")
@@ -184,6 +187,7 @@ class Pipeline:
             log.error("%s", exc)
         finally:
             result.interrupted = result.interrupted or self._stop.is_set()
+            self._stop.clear()
             if bar is not None:
                 bar.close()
             if worker is not None:

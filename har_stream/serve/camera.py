@@ -73,7 +73,7 @@ class CameraWorker:
         deadline = time.monotonic() + timeout
         while self._thread.is_alive() and time.monotonic() < deadline:
             if self._pipeline is not None:
-                self._pipeline.request_stop()  # repeated: a stop requested just before run() starts is reset
+                self._pipeline.request_stop()  # repeated: the pipeline may still be loading models at first
             self._thread.join(0.2)
         if self._thread.is_alive():
             log.warning("camera %s did not stop within %.0fs", self.name, timeout)
