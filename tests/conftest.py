@@ -87,3 +87,12 @@ def decode_frames(path: Path) -> list[np.ndarray]:
     """Every frame of a video as BGR arrays (really decoded)."""
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="session")
+def detector_640():
+    """The real person detector at imgsz 640, for 640x360 footage (the concourse's centre at full resolution)."""
+    from har_stream.config import DetectorConfig
+    from har_stream.detection import PersonDetector
+
+    return PersonDetector(DetectorConfig(imgsz=640))

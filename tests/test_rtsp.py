@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from har_stream.api import build_config
-from har_stream.config import DetectorConfig, ReconnectConfig, SourceConfig
+from har_stream.config import ReconnectConfig, SourceConfig
 from har_stream.frame import FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.sources import CameraStatus, FrameSource, open_source
@@ -45,14 +45,6 @@ def camera(camera_clip: Path) -> Iterator[RtspCamera]:
     cam = RtspCamera(camera_clip).start()
     yield cam
     cam.kill()
-
-
-@pytest.fixture(scope="module")
-def detector_640():
-    """The real person detector at imgsz 640 (the 640x360 camera needs no more)."""
-    from har_stream.detection import PersonDetector
-
-    return PersonDetector(DetectorConfig(imgsz=640))
 
 
 def stream_config(**reconnect: float | None) -> SourceConfig:

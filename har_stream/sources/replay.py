@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from har_stream.config.schema import SourceConfig
@@ -15,7 +15,9 @@ from har_stream.sources.base import FrameSource, RawFrame, SourceInfo
 from har_stream.sources.video_file import decode_video, probe_video
 
 
-def replay_frames(path: Path, fps: float, loops: int | None, report_problem) -> Iterator[RawFrame]:
+def replay_frames(
+    path: Path, fps: float, loops: int | None, report_problem: Callable[[str], None]
+) -> Iterator[RawFrame]:
     """Yield the frames of ``path`` at ``fps`` in real time, ``loops`` times (None: forever)."""
     interval = 1.0 / fps
     next_at = time.monotonic()
