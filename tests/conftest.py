@@ -96,3 +96,15 @@ def detector_640():
     from har_stream.detection import PersonDetector
 
     return PersonDetector(DetectorConfig(imgsz=640))
+
+
+def count_decodable_frames(path: Path) -> int:
+    """How many frames of ``path`` decode, skipping packets that fail (as a player does with a damaged file)."""
+    count = 0
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            try:
+                count += len(packet.decode())
+            except av.FFmpegError:
+                continue
+    return count

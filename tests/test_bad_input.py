@@ -21,7 +21,7 @@ from har_stream.api import build_config
 from har_stream.frame import FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.sources import SourceError, open_source
-from tests.conftest import REPO, decode_frames, write_clip
+from tests.conftest import REPO, count_decodable_frames, decode_frames, write_clip
 
 CENTRE = (320, 180, 640, 360)  # the concourse's central 640x360, people at full resolution
 
@@ -67,25 +67,13 @@ def damaged(concourse_video: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     }
 
 
-def decodable_frames(path: Path) -> int:
-    """How many frames PyAV can decode from ``path`` on its own, skipping packets that fail."""
-    count = 0
-    with av.open(str(path)) as container:
-        for packet in container.demux(video=0):
-            try:
-                count += len(packet.decode())
-            except av.FFmpegError:
-                continue
-    return count
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["truncated", "garbage"])
 def test_pipeline_processes_what_is_decodable_and_reports_the_damage(
     kind: str, damaged: dict[str, Path], detector_640, tmp_path: Path
 ) -> None:
     path = damaged[kind]
-    expected = decodable_frames(path)
+    expected = count_decodable_frames(path)
     assert 0 < expected < 40
     config = build_config(
         REPO / "configs" / "concourse.yaml",
