@@ -1,7 +1,7 @@
 """A real RTSP camera for tests: gst-rtsp-server streaming a video clip in a loop, live, at its frame rate.
 
 Run with the system Python that has GStreamer's introspection bindings (Debian: python3-gi,
-gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,ugly}, gstreamer1.0-libav), not the
+gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,bad,ugly}, gstreamer1.0-libav), not the
 project's virtualenv::
 
     /usr/bin/python3 tests/rtsp_server.py --clip clip.mp4 --port 8554 --path /cam

@@ -180,7 +180,9 @@ class ScheduleConfig(_Strict):
     def _time_as_text(cls, value: object) -> object:
         # YAML 1.1 reads an unquoted 8:00 as the number 480 (base 60); pydantic would take it as seconds.
         if isinstance(value, int | float):
-            raise ValueError('write times as quoted "HH:MM" text, e.g. "08:00"; YAML reads an unquoted 8:00 as a number')
+            raise ValueError(
+                'write times as quoted "HH:MM" text, e.g. "08:00"; YAML reads an unquoted 8:00 as a number'
+            )
         return value
 
     @field_validator("start", "end")
