@@ -186,6 +186,55 @@ def check_config(
     typer.echo(f"ok: camera {cfg.camera!r}, {len(cfg.zones)} zones, {len(cfg.rules)} rules")
 
 
+@app.command()
+def bench(
+    source: Annotated[Path, typer.Option("--source", "-s", help="Video file to benchmark on.")],
+    frames: Annotated[int, typer.Option(min=1, help="Frames har-stream processes.")] = 150,
+    baseline_frames: Annotated[
+        int | None, typer.Option(min=1, help="Frames the (slow) naive baseline processes (default: --frames).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config for har-stream (default: built-in defaults).")
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(help="Replay the video in real time as a live camera: measures frame age and dropped frames."),
+    ] = False,
+    baseline_imgsz: Annotated[
+        int, typer.Option(min=32, help="Detector input size of the naive baseline (its definition uses 640).")
+    ] = 640,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a har-stream config value, KEY=VALUE. Repeatable.")
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the result JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Benchmark har-stream against the naive pipeline on the same video, side by side in one process.
+
+    The naive pipeline runs ultralytics track() on every frame at 640 and the VGG16 seed classifier on every
+    person crop of every frame, one at a time. Prints one JSON object as the last line: fps, baseline_fps,
+    speedup, frames, per-stage mean/p95 ms, people and classifier calls per frame, frame age, peak RSS.
+    """
+    _setup_logging(log_level)
+    from har_stream.api import build_config
+    from har_stream.bench.runner import run_benchmark
+    from har_stream.config.loading import ConfigError
+
+    try:
+        cfg = build_config(config, overrides=_parse_overrides(overrides or []))
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if not source.is_file():
+        raise _fail(f"video file not found: {source}")
+    result = run_benchmark(
+        source, frames=frames, baseline_frames=baseline_frames, config=cfg, live=live, baseline_imgsz=baseline_imgsz
+    )
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

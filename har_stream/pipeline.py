@@ -21,7 +21,8 @@ from har_stream.rules.engine import RuleEngine
 from har_stream.sinks import EventLogSink, SnapshotSink, VideoExportSink, WindowSink
 from har_stream.smoothing import ActionSmoother
 from har_stream.sources import FrameSource, HealthEvent, SourceError, open_source
-from har_stream.stats import RunStats
+from har_stream.stage_thread import RecordReader, StageThread, inline_stage
+from har_stream.stats import RunStats, mean_p95
 from har_stream.tracking.tracker import PersonTracker
 
 log = logging.getLogger(__name__)
@@ -130,26 +131,24 @@ class Pipeline:
         result = RunResult(summary={}, outputs=outputs)
         last: FrameRecord | None = None
         last_health = time.monotonic()
+        worker: StageThread | None = None
         try:
             source.start()
+            read = _records_from(source, config.camera)
+            if config.detector.pipelined:
+                worker = StageThread(read, self.detector, "detect")
+                read = worker.read
+            else:
+                read = inline_stage(read, self.detector, "detect")
             while not self._stop.is_set():
                 try:
-                    captured = source.read(timeout=0.2)
+                    record = read(0.2)  # source -> detect
                 except StopIteration:
                     break
                 self._report_health(source, source.drain_events(), events, config.camera, stats)
-                if captured is None:
+                if record is None:
                     continue
-                record = FrameRecord(
-                    index=captured.index,
-                    timestamp=captured.timestamp,
-                    wall_time=captured.wall_time,
-                    captured_at=captured.captured_at,
-                    image=captured.image,
-                    camera=config.camera,
-                )
                 calls_before = classifier.calls
-                _timed("detect", self.detector, record)
                 _timed("track", tracker, record)
                 _timed("classify", classifier, record)
                 _timed("smooth", smoother, record)
@@ -187,6 +186,8 @@ class Pipeline:
             result.interrupted = result.interrupted or self._stop.is_set()
             if bar is not None:
                 bar.close()
+            if worker is not None:
+                worker.close()
             source.close()
             if last is not None:
                 closing = rules.close_all(last, reason="shutdown")
@@ -203,6 +204,9 @@ class Pipeline:
                     log.error("closing %s failed: %s", type(sink).__name__, exc)
                     result.error = result.error or str(exc)
             result.summary = stats.summary()
+            for sink in sinks:
+                if isinstance(sink, VideoExportSink) and sink.encode_ms:
+                    result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
             result.summary["source"] = source.health()
             result.source_problems = list(source.problems)
         return result
@@ -231,6 +235,27 @@ class Pipeline:
             entry["status"] = change.status.value
             entry["fps_processed"] = round(stats.recent_fps, 2)
             events.append(entry)
+
+
+def _records_from(source: FrameSource, camera: str) -> RecordReader:
+    """Wrap each captured frame of ``source`` in a :class:`FrameRecord`."""
+
+    def read(timeout: float) -> FrameRecord | None:
+        captured = source.read(timeout=timeout)
+        if captured is None:
+            return None
+        record = FrameRecord(
+            index=captured.index,
+            timestamp=captured.timestamp,
+            wall_time=captured.wall_time,
+            captured_at=captured.captured_at,
+            image=captured.image,
+            camera=camera,
+        )
+        record.timings["decode"] = captured.decode_ms
+        return record
+
+    return read
 
 
 def _timed(name: str, stage: Callable[[FrameRecord], FrameRecord], record: FrameRecord) -> None:

@@ -11,7 +11,8 @@ import numpy as np
 from har_stream.frame import FrameRecord
 
 
-def _mean_p95(values: list[float]) -> dict[str, float]:
+def mean_p95(values: list[float]) -> dict[str, float]:
+    """Mean and 95th percentile, rounded to 0.01 (zeros when empty)."""
     if not values:
         return {"mean": 0.0, "p95": 0.0}
     array = np.asarray(values, dtype=np.float64)
@@ -64,8 +65,8 @@ class RunStats:
             "frames": self.frames,
             "wall_s": round(elapsed, 3),
             "fps": round(self.frames / elapsed, 3) if elapsed > 0 else 0.0,
-            "stages_ms": {name: _mean_p95(values) for name, values in self.stage_ms.items()},
-            "frame_age_ms": _mean_p95(self.frame_age_ms),
+            "stages_ms": {name: mean_p95(values) for name, values in self.stage_ms.items()},
+            "frame_age_ms": mean_p95(self.frame_age_ms),
             "people_per_frame": round(float(np.mean(self.people)), 2) if self.people else 0.0,
             "classifier_calls_per_frame": round(float(np.mean(self.classifier_calls)), 3)
             if self.classifier_calls

@@ -175,5 +175,5 @@ def test_stop_request_joins_every_thread(long_clip: Path, detector_640, tmp_path
     result = pipeline.run(on_frame=stop_after_ten)
     assert result.interrupted and result.summary["frames"] == 11
     left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert not [name for name in left if name.startswith(("source-", "video-export"))], left
+    assert not [name for name in left if name.startswith(("source-", "video-export", "stage-"))], left
     assert len(decode_frames(tmp_path / "out.mp4")) == 11

@@ -76,7 +76,15 @@ class DetectorConfig(_Strict):
     confidence: Fraction = 0.25
     iou: Fraction = 0.6
     max_detections: Annotated[int, Field(ge=1, le=1000)] = 300
+    #: onnxruntime and openvino run an ONNX export of the weights (made once and cached) without PyTorch;
+    #: torch runs the weights with ultralytics' own predictor.
+    backend: Literal["onnxruntime", "openvino", "torch"] = "onnxruntime"
+    #: Inference threads (default: the runtime's choice, usually one per core).
+    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    #: torch backend only: "cpu", "cuda:0", ...
     device: str = "cpu"
+    #: Run the detector on its own thread, so it works on the next frame while the other stages finish this one.
+    pipelined: bool = True
 
 
 class TrackerConfig(_Strict):
@@ -272,11 +280,12 @@ class OutputConfig(_Strict):
     snapshots: Path | None = None
     #: Open a live window.
     show: bool = False
-    #: x264 quality (lower is better, 18 to 28 is typical) and speed preset.
+    #: x264 quality (lower is better, 18 to 28 is typical) and speed preset. ultrafast costs about a third of
+    #: veryfast's CPU per 720p frame for roughly twice the file size (see benchmarks/RESULTS.md).
     video_crf: Annotated[int, Field(ge=0, le=51)] = 23
     video_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-    ] = "veryfast"
+    ] = "ultrafast"
 
 
 class HarStreamConfig(_Strict):

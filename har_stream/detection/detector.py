@@ -1,24 +1,102 @@
-"""Person detection with an ultralytics YOLO model (pose models add 17 keypoints per person)."""
+"""Person detection with a YOLO model (pose models add 17 keypoints per person).
+
+Backends: ``onnxruntime`` (default) and ``openvino`` run a dynamic-shape ONNX export of the weights with
+lean OpenCV pre- and post-processing and no PyTorch at run time; ``torch`` runs the weights through
+ultralytics' own predictor.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import supervision as sv
 
 from har_stream.config.schema import DetectorConfig
 from har_stream.detection.weights import resolve_detector_weights
+from har_stream.detection.yolo_io import decode_output, letterbox_blob
 from har_stream.frame import KEYPOINTS, FrameRecord
 
 log = logging.getLogger(__name__)
 
-PERSON_CLASS_ID = 0
-
 
 class DetectorError(RuntimeError):
     """The detector model could not be loaded or run."""
+
+
+class _Backend(Protocol):
+    def detect(self, image: np.ndarray) -> sv.Detections: ...
+
+
+class _UltralyticsBackend:
+    """ultralytics' own predictor on the PyTorch weights."""
+
+    def __init__(self, weights: Path, config: DetectorConfig) -> None:
+        from ultralytics import YOLO
+
+        if config.threads:
+            import torch
+
+            torch.set_num_threads(config.threads)
+        self.config = config
+        self.model = YOLO(str(weights), task="pose" if "pose" in weights.name else None)
+        names = getattr(self.model, "names", None) or {}
+        self.person_class = next((int(k) for k, v in names.items() if v == "person"), None)
+        if self.person_class is None:
+            raise DetectorError(f"{weights.name} has no 'person' class")
+
+    def detect(self, image: np.ndarray) -> sv.Detections:
+        result = self.model.predict(
+            image,
+            imgsz=self.config.imgsz,
+            conf=self.config.confidence,
+            iou=self.config.iou,
+            classes=[self.person_class],
+            max_det=self.config.max_detections,
+            device=self.config.device,
+            verbose=False,
+        )[0]
+        detections = sv.Detections.from_ultralytics(result)
+        if result.keypoints is not None and len(detections):
+            detections.data[KEYPOINTS] = result.keypoints.data.cpu().numpy().astype(np.float32)
+        return detections
+
+
+class _ExportedBackend:
+    """A dynamic ONNX export run by ONNX Runtime or OpenVINO."""
+
+    def __init__(self, weights: Path, config: DetectorConfig) -> None:
+        from har_stream.detection.runtimes import OnnxRuntimeModel, OpenVinoModel, exported_onnx, read_model_info
+
+        self.config = config
+        onnx_path = exported_onnx(weights)
+        self.info = read_model_info(onnx_path)
+        runtime = OpenVinoModel if config.backend == "openvino" else OnnxRuntimeModel
+        self.model = runtime(onnx_path, threads=config.threads)
+
+    def detect(self, image: np.ndarray) -> sv.Detections:
+        blob, box = letterbox_blob(image, self.config.imgsz)
+        people = decode_output(
+            self.model(blob),
+            box,
+            image.shape,
+            confidence=self.config.confidence,
+            iou=self.config.iou,
+            max_detections=self.config.max_detections,
+            num_classes=self.info.num_classes,
+            keypoint_shape=self.info.keypoint_shape,
+            person_class=self.info.person_class,
+        )
+        detections = sv.Detections(
+            xyxy=people.xyxy,
+            confidence=people.confidence,
+            class_id=np.zeros(len(people.xyxy), dtype=int),
+        )
+        if people.keypoints is not None and len(detections):
+            detections.data[KEYPOINTS] = people.keypoints
+        return detections
 
 
 class PersonDetector:
@@ -28,34 +106,19 @@ class PersonDetector:
         self.config = config
         self.weights = weights or resolve_detector_weights(config.model)
         try:
-            from ultralytics import YOLO
-
-            self.model = YOLO(str(self.weights), task="pose" if "pose" in self.weights.name else None)
+            if config.backend == "torch":
+                self._backend: _Backend = _UltralyticsBackend(self.weights, config)
+            else:
+                self._backend = _ExportedBackend(self.weights, config)
+        except DetectorError:
+            raise
         except Exception as exc:
-            raise DetectorError(f"cannot load detector weights {self.weights}: {exc}") from exc
-        names = getattr(self.model, "names", None) or {}
-        if names and names.get(PERSON_CLASS_ID) != "person":
-            raise DetectorError(
-                f"{self.weights.name} does not detect people as class 0 (its class 0 is {names.get(0)!r})"
-            )
-        log.info("detector: %s at imgsz %d", self.weights, config.imgsz)
+            raise DetectorError(f"cannot load detector weights {self.weights} ({config.backend}): {exc}") from exc
+        log.info("detector: %s on %s at imgsz %d", self.weights.name, config.backend, config.imgsz)
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """People in a BGR image, as detections with ``data['keypoints']`` for pose models."""
-        result = self.model.predict(
-            image,
-            imgsz=self.config.imgsz,
-            conf=self.config.confidence,
-            iou=self.config.iou,
-            classes=[PERSON_CLASS_ID],
-            max_det=self.config.max_detections,
-            device=self.config.device,
-            verbose=False,
-        )[0]
-        detections = sv.Detections.from_ultralytics(result)
-        if result.keypoints is not None and len(detections):
-            detections.data[KEYPOINTS] = result.keypoints.data.cpu().numpy().astype(np.float32)
-        return detections
+        return self._backend.detect(image)
 
     def __call__(self, record: FrameRecord) -> FrameRecord:
         """Pipeline stage: fill ``record.detections``."""

@@ -48,6 +48,7 @@ class RawFrame:
 
     image: np.ndarray
     media_time: float | None
+    decode_ms: float = 0.0  # time spent decoding and converting this frame, when the reader measures it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class CapturedFrame:
     timestamp: float  # media seconds (files) or wall-clock epoch seconds (live)
     wall_time: float  # epoch seconds
     captured_at: float  # time.monotonic() when decoded
+    decode_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,7 @@ class FrameSource:
             fps = self.info.fps or 25.0
             timestamp = raw.media_time if raw.media_time is not None else index / fps
             wall = float(self.start_wall_time or 0.0) + timestamp
-        return CapturedFrame(raw.image, index, timestamp, wall, now_mono)
+        return CapturedFrame(raw.image, index, timestamp, wall, now_mono, raw.decode_ms)
 
     def _offer_newest(self, frame: CapturedFrame) -> None:
         """Queue a live frame, dropping the oldest queued one if there is no room."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def decode_video(
                     f"stopped reading {path.name} at {max(last_time, 0):.2f}s: unreadable data ({exc.strerror})"
                 )
                 break
+            started = time.perf_counter()
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
@@ -83,6 +85,9 @@ def decode_video(
                 report_problem(f"skipped undecodable data in {path.name} at {where} ({exc.strerror})")
                 continue
             for frame in frames:
+                image = frame.to_ndarray(format="bgr24")
+                decode_ms = (time.perf_counter() - started) * 1000
+                started = time.perf_counter()
                 media_time = frame.time
                 if media_time is None:
                     media_time = last_time + step
@@ -93,7 +98,7 @@ def decode_video(
                     media_time = last_time + step
                 last_time = media_time
                 decoded += 1
-                yield RawFrame(frame.to_ndarray(format="bgr24"), media_time)
+                yield RawFrame(image, media_time, decode_ms)
         if expected_frames and decoded < expected_frames - 1:
             report_problem(
                 f"{path.name} ended after {decoded} of {expected_frames} frames ({max(last_time, 0) + step:.2f}s of "
