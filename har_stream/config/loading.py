@@ -44,6 +44,19 @@ MAX_NESTING = 50
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
 
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose as SafeLoader does, but refuse nesting past ``MAX_NESTING`` (PyYAML recurses per level)."""
+        if self._depth >= MAX_NESTING:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     mapping: dict[Any, Any] = {}
@@ -71,22 +84,8 @@ def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any
         ) from None
 
 
-def _compose_node(loader: _UniqueKeyLoader, parent: Any, index: Any) -> Any:
-    # PyYAML composes nested collections recursively: bound the depth instead of hitting RecursionError.
-    depth = getattr(loader, "_depth", 0)
-    if depth >= MAX_NESTING:
-        mark = loader.peek_event().start_mark
-        raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
-    loader._depth = depth + 1  # type: ignore[attr-defined]
-    try:
-        return yaml.SafeLoader.compose_node(loader, parent, index)
-    finally:
-        loader._depth = depth  # type: ignore[attr-defined]
-
-
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-_UniqueKeyLoader.compose_node = _compose_node  # type: ignore[method-assign]
 
 
 def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:

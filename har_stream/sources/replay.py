@@ -5,7 +5,6 @@ For soak tests and demos that need a camera that never ends without a network st
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,13 +14,11 @@ from har_stream.sources.base import FrameSource, RawFrame, SourceInfo
 from har_stream.sources.video_file import decode_video, probe_video
 
 
-def replay_frames(
-    path: Path, fps: float, loops: int | None, report_problem: Callable[[str], None]
-) -> Iterator[RawFrame]:
-    """Yield the frames of ``path`` at ``fps`` in real time, ``loops`` times (None: forever)."""
+def replay_frames(path: Path, fps: float, report_problem: Callable[[str], None]) -> Iterator[RawFrame]:
+    """Yield the frames of ``path`` at ``fps`` in real time, over and over."""
     interval = 1.0 / fps
     next_at = time.monotonic()
-    for _ in itertools.count() if loops is None else range(loops):
+    while True:
         for raw in decode_video(path, report_problem):
             delay = next_at - time.monotonic()
             if delay > 0:
@@ -29,16 +26,16 @@ def replay_frames(
             else:
                 next_at = time.monotonic()  # a slow decode does not build up a burst to catch up with
             next_at += interval
-            yield RawFrame(raw.image, None)
+            yield RawFrame(raw.image, None, raw.decode_ms)
 
 
-def open_replay(path: str | Path, config: SourceConfig | None = None, loops: int | None = None) -> FrameSource:
-    """A live :class:`FrameSource` that plays ``path`` in real time, looping (``loops`` times, or forever)."""
+def open_replay(path: str | Path, config: SourceConfig | None = None) -> FrameSource:
+    """A live :class:`FrameSource` that plays ``path`` in real time, looping forever."""
     path = Path(path)
     config = config or SourceConfig()
     probed = probe_video(path)
     fps = probed.fps or 25.0
     info = SourceInfo(name=f"replay:{path.name}", live=True, fps=fps, width=probed.width, height=probed.height)
     source = FrameSource(info=info, reader=lambda: iter(()), queue_size=config.queue_size, reconnect=config.reconnect)
-    source.reader = lambda: replay_frames(path, fps, loops, source.report_problem)
+    source.reader = lambda: replay_frames(path, fps, source.report_problem)
     return source
