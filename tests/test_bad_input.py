@@ -8,8 +8,6 @@ export that plays.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -22,6 +20,7 @@ from har_stream.frame import FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.sources import SourceError, open_source
 from tests.conftest import REPO, count_decodable_frames, decode_frames, write_clip
+from tests.test_cli import cli
 
 CENTRE = (320, 180, 640, 360)  # the concourse's central 640x360, people at full resolution
 
@@ -123,21 +122,11 @@ def test_mp4_cut_before_its_index_is_a_clear_error(damaged: dict[str, Path]) -> 
         open_source(damaged["index_lost"])
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "har_stream.cli", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-
-
 @pytest.mark.slow
 def test_cli_reports_damage_and_unreadable_files(damaged: dict[str, Path], tmp_path: Path) -> None:
-    ok = cli("--source", str(damaged["truncated"]), "--set", "classifier.model=none", "--max-frames", "3")
+    ok = cli("run", "--source", str(damaged["truncated"]), "--set", "classifier.model=none", "--max-frames", "3")
     assert ok.returncode == 0, ok.stderr
-    lost = cli("--source", str(damaged["index_lost"]), "--set", "classifier.model=none")
+    lost = cli("run", "--source", str(damaged["index_lost"]), "--set", "classifier.model=none")
     assert lost.returncode == 1
     assert "truncated before its index" in lost.stderr and "Traceback" not in lost.stderr
 
@@ -205,14 +194,14 @@ def test_corrupt_or_empty_detector_weights_name_the_file(tmp_path: Path) -> None
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     for weights in (broken, empty):
-        result = cli("--source", "x.mp4", "--set", f"detector.model={weights}", "--set", "classifier.model=none")
+        result = cli("run", "--source", "x.mp4", "--set", f"detector.model={weights}", "--set", "classifier.model=none")
         assert result.returncode == 1
         assert f"cannot load detector weights {weights}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_action_model_names_where_it_looked(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    result = cli("--source", "x.mp4", "--set", f"classifier.model={missing}")
+    result = cli("run", "--source", "x.mp4", "--set", f"classifier.model={missing}")
     assert result.returncode == 1
     assert f"action model '{missing}' not found" in result.stderr and str(missing) in result.stderr
     assert "Traceback" not in result.stderr
