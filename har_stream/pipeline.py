@@ -151,7 +151,7 @@ class Pipeline:
                     record = read(0.2)  # source -> detect
                 except StopIteration:
                     break
-                self._report_health(source, source.drain_events(), events, config.camera)
+                self._report_health(source, source.drain_events(), events, config.camera, stats)
                 if record is None:
                     continue
                 calls_before = classifier.calls
@@ -172,9 +172,12 @@ class Pipeline:
                 last = record
                 if bar is not None:
                     bar.update(1)
-                if events is not None and time.monotonic() - last_health >= HEALTH_INTERVAL_S:
+                if time.monotonic() - last_health >= HEALTH_INTERVAL_S:
                     last_health = time.monotonic()
-                    events.append(_health_entry(source, config.camera, stats, "periodic"))
+                    health = _health_entry(source, config.camera, stats, "periodic")
+                    log.info("camera %s: %s", config.camera, _health_text(health))
+                    if events is not None:
+                        events.append(health)
                 if max_frames is not None and stats.frames >= max_frames:
                     break
                 if window is not None and window.quit_requested:
@@ -200,7 +203,7 @@ class Pipeline:
                         events.append(event.to_json())
                 if closing and on_final_alerts is not None:
                     on_final_alerts(closing)
-            self._report_health(source, source.drain_events(), events, config.camera)
+            self._report_health(source, source.drain_events(), events, config.camera, stats)
             if events is not None:
                 events.append(_health_entry(source, config.camera, stats, "final"))
             for sink in sinks:
@@ -219,7 +222,7 @@ class Pipeline:
 
     @staticmethod
     def _report_health(
-        source: FrameSource, changes: list[HealthEvent], events: EventLogSink | None, camera: str
+        source: FrameSource, changes: list[HealthEvent], events: EventLogSink | None, camera: str, stats: RunStats
     ) -> None:
         if events is None:
             return
@@ -235,8 +238,11 @@ class Pipeline:
                 entry["detail"] = change.detail
             if change.attempt:
                 entry["attempt"] = change.attempt
+            if change.retry_in_s is not None:
+                entry["retry_in_s"] = round(change.retry_in_s, 3)
             entry.update(source.health())
             entry["status"] = change.status.value
+            entry["fps_processed"] = round(stats.recent_fps, 2)
             events.append(entry)
 
 
@@ -281,6 +287,11 @@ def _health_entry(source: FrameSource, camera: str, stats: RunStats, why: str) -
     entry["frames_processed"] = stats.frames
     entry["report"] = why
     return entry
+
+
+def _health_text(entry: dict[str, Any]) -> str:
+    keys = ("status", "fps_in", "fps_processed", "frames_in", "frames_processed", "frames_dropped", "reconnects")
+    return ", ".join(f"{key} {entry[key]}" for key in keys if key in entry)
 
 
 def _progress_bar(source: FrameSource, enabled: bool) -> Any:

@@ -87,3 +87,24 @@ def decode_frames(path: Path) -> list[np.ndarray]:
     """Every frame of a video as BGR arrays (really decoded)."""
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="session")
+def detector_640():
+    """The real person detector at imgsz 640, for 640x360 footage (the concourse's centre at full resolution)."""
+    from har_stream.config import DetectorConfig
+    from har_stream.detection import PersonDetector
+
+    return PersonDetector(DetectorConfig(imgsz=640))
+
+
+def count_decodable_frames(path: Path) -> int:
+    """How many frames of ``path`` decode, skipping packets that fail (as a player does with a damaged file)."""
+    count = 0
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            try:
+                count += len(packet.decode())
+            except av.FFmpegError:
+                continue
+    return count

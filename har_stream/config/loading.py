@@ -37,8 +37,25 @@ class ConfigError(ValueError):
         super().__init__(f"invalid config {source}:\n{body}")
 
 
+#: Deepest nesting of lists and mappings accepted (a config needs about six levels).
+MAX_NESTING = 50
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose as SafeLoader does, but refuse nesting past ``MAX_NESTING`` (PyYAML recurses per level)."""
+        if self._depth >= MAX_NESTING:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -49,11 +66,26 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
             raise yaml.constructor.ConstructorError(None, None, f"unhashable key {key!r}", key_node.start_mark)
         if key in mapping:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        if not isinstance(key, str):
+            # Every mapping in a config is a section of named fields; 1: or true: as a key is a mistake.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is not a field name (keys must be text)", key_node.start_mark
+            )
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 
 
+def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:  # e.g. 2024-13-45: the date does not exist
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date or time {node.value!r} ({exc})", node.start_mark
+        ) from None
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:

@@ -185,6 +185,23 @@ class ScheduleConfig(_Strict):
     #: Exclusive end; "24:00" means the end of the day.
     end: dt.time | Literal["24:00"] = "24:00"
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time_as_text(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 8:00 as the number 480 (base 60); pydantic would take it as seconds.
+        if isinstance(value, int | float):
+            raise ValueError(
+                'write times as quoted "HH:MM" text, e.g. "08:00"; YAML reads an unquoted 8:00 as a number'
+            )
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local_time(cls, value: dt.time | str) -> dt.time | str:
+        if isinstance(value, dt.time) and value.tzinfo is not None:
+            raise ValueError("schedule times are local times; remove the UTC offset")
+        return value
+
     @field_validator("days")
     @classmethod
     def _unique_days(cls, days: list[str]) -> list[str]:

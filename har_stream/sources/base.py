@@ -71,6 +71,7 @@ class HealthEvent:
     wall_time: float
     detail: str = ""
     attempt: int = 0
+    retry_in_s: float | None = None  # reconnecting: the backoff delay before the next attempt
 
 
 @dataclass
@@ -200,12 +201,14 @@ class FrameSource:
         return self._thread is not None and self._thread.is_alive()
 
     # -- reader thread -------------------------------------------------------------------------------
-    def _set_status(self, status: CameraStatus, detail: str = "", attempt: int = 0) -> None:
+    def _set_status(
+        self, status: CameraStatus, detail: str = "", attempt: int = 0, retry_in_s: float | None = None
+    ) -> None:
         with self._lock:
             changed = status != self.status
             self.status = status
         if changed or detail:
-            self._events.append(HealthEvent(status, time.time(), detail, attempt))
+            self._events.append(HealthEvent(status, time.time(), detail, attempt, retry_in_s))
             level = logging.WARNING if status in (CameraStatus.RECONNECTING, CameraStatus.LOST) else logging.INFO
             log.log(level, "source %s: %s%s", self.info.name, status.value, f" ({detail})" if detail else "")
 
@@ -289,8 +292,8 @@ class FrameSource:
             attempt += 1
             with self._lock:
                 self.stats.reconnects += 1
-            self._set_status(CameraStatus.RECONNECTING, f"{reason}; retry {attempt} in {delay:.1f}s", attempt)
             wait = delay if give_up is None else min(delay, max(0.0, give_up - down_for))
+            self._set_status(CameraStatus.RECONNECTING, f"{reason}; retry {attempt} in {wait:.1f}s", attempt, wait)
             if self._stop.wait(wait):
                 return
             delay = min(delay * 2, self.reconnect.max_delay_s)

@@ -45,11 +45,15 @@ def probe_video(path: Path) -> SourceInfo:
         )
 
 
-def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[RawFrame]:
+def decode_video(
+    path: Path, report_problem: Callable[[str], None], expected_frames: int | None = None
+) -> Iterator[RawFrame]:
     """Yield every decodable frame of ``path`` as BGR with its media time relative to the first frame.
 
-    Packets that fail to decode are reported through ``report_problem`` and skipped; a file that ends early
-    simply ends the iteration.
+    Damage is reported through ``report_problem`` and never stops the reading early: packets that fail
+    to decode are skipped, and a file that yields fewer than its ``expected_frames`` (from its header or
+    index) is reported as truncated or damaged. (Lost frames cannot be located by timestamp gaps: AVI
+    timestamps are frame counters, so the frames after a lost one simply move up.)
     """
     try:
         container = av.open(str(path))
@@ -60,6 +64,7 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
         stream.thread_type = "AUTO"
         first_time: float | None = None
         last_time = -1.0
+        decoded = 0
         rate = stream.guessed_rate or stream.average_rate
         step = 1.0 / float(rate) if rate else 0.04
         packets = container.demux(stream)
@@ -67,15 +72,18 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
             try:
                 packet = next(packets)
             except StopIteration:
-                return
+                break
             except av.FFmpegError as exc:
-                report_problem(f"stopped reading {path.name}: unreadable data ({exc})")
-                return
+                report_problem(
+                    f"stopped reading {path.name} at {max(last_time, 0):.2f}s: unreadable data ({exc.strerror})"
+                )
+                break
             started = time.perf_counter()
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
-                report_problem(f"skipped undecodable data in {path.name} at packet pts={packet.pts} ({exc})")
+                where = f"{float(packet.pts * packet.time_base):.2f}s" if packet.pts is not None else "an unknown time"
+                report_problem(f"skipped undecodable data in {path.name} at {where} ({exc.strerror})")
                 continue
             for frame in frames:
                 image = frame.to_ndarray(format="bgr24")
@@ -90,7 +98,14 @@ def decode_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[
                 if media_time <= last_time:  # some containers (AVI) carry out-of-order or repeated pts
                     media_time = last_time + step
                 last_time = media_time
+                decoded += 1
                 yield RawFrame(image, media_time, decode_ms)
+        if expected_frames and decoded < expected_frames - 1:
+            report_problem(
+                f"{path.name} ended after {decoded} of {expected_frames} frames ({max(last_time, 0) + step:.2f}s of "
+                f"{expected_frames * step:.2f}s): the file is truncated or damaged, "
+                f"{expected_frames - decoded} frames could not be read"
+            )
 
 
 def loop_video(path: Path, report_problem: Callable[[str], None]) -> Iterator[RawFrame]:
@@ -122,6 +137,8 @@ def open_video_file(
     if loop:
         info.frame_count = None
     source = FrameSource(info=info, reader=lambda: iter(()), queue_size=queue_size, start_wall_time=start_wall_time)
-    read = loop_video if loop else decode_video
-    source.reader = lambda: read(path, source.report_problem)
+    if loop:
+        source.reader = lambda: loop_video(path, source.report_problem)
+    else:
+        source.reader = lambda: decode_video(path, source.report_problem, info.frame_count)
     return source

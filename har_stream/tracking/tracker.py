@@ -22,6 +22,9 @@ class PersonTracker:
         self._last_timestamp: float | None = None
         self._size: tuple[int, int] | None = None
         self._tracker = self._new_tracker()
+        # A new ByteTrack numbers its tracks from 0 again; ids stay unique for the whole run by offsetting them.
+        self._id_offset = 0
+        self._next_id = 0
 
     def _new_tracker(self) -> ByteTrackTracker:
         return ByteTrackTracker(
@@ -37,6 +40,7 @@ class PersonTracker:
         """Forget every track (e.g. after the source restarted); return the ids that ended."""
         self._tracker = self._new_tracker()
         self._last_timestamp = None
+        self._id_offset = self._next_id
         return self.registry.end_all()
 
     def __call__(self, record: FrameRecord) -> FrameRecord:
@@ -52,6 +56,9 @@ class PersonTracker:
             tracked = self._tracker.update(record.detections, timestamp=record.timestamp)
         if tracked.tracker_id is not None and len(tracked):
             tracked = tracked[tracked.tracker_id >= 0]
+            tracked.tracker_id = tracked.tracker_id + self._id_offset
+            if len(tracked):
+                self._next_id = max(self._next_id, int(tracked.tracker_id.max()) + 1)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, dtype=int)
         tracked.data[SPEED] = self.registry.update(record.timestamp, ids, tracked.xyxy)
         record.ended_tracks.extend(self.registry.end_stale(record.timestamp))
