@@ -118,35 +118,47 @@ def run(
     from har_stream.sources import SourceError
     from har_stream.weights import WeightsNotFoundError
 
-    try:
-        cfg = build_config(
-            config,
-            source=source,
-            export=export,
-            events=events,
-            snapshots=snapshots,
-            show=show or None,
-            overrides=_parse_overrides(overrides or []),
-        )
-        pipeline = Pipeline(cfg)
-    except (ConfigError, WeightsNotFoundError, ActionModelError, DetectorError) as exc:
-        raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+    # Signals: while models load, Ctrl-C aborts at once (nothing to finalise). While frames are processed, the
+    # first signal asks for a clean stop and a second one interrupts the current frame; once outputs are being
+    # finalised, further signals are ignored so the export and event log are always completed.
+    state: dict[str, Any] = {"pipeline": None, "signals": 0}
 
-    signals = {"count": 0}
-
-    def _stop(signum: int, _frame: object) -> None:
-        signals["count"] += 1
-        if signals["count"] == 1:
-            log.warning("%s received: finishing the current frame and closing outputs", signal.Signals(signum).name)
-            pipeline.request_stop()
+    def _on_signal(signum: int, _frame: object) -> None:
+        state["signals"] += 1
+        name = signal.Signals(signum).name
+        running = state["pipeline"]
+        if running is None:
+            raise KeyboardInterrupt
+        if running.finishing:
+            log.warning("%s received: still finishing outputs, one moment", name)
+        elif state["signals"] == 1:
+            log.warning("%s received: finishing the current frame and closing outputs", name)
+            running.request_stop()
         else:
             raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = pipeline.run(max_frames=max_frames, progress=progress and sys.stderr.isatty())
-    except (SourceError, ZoneError, VideoExportError, WindowUnavailableError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        try:
+            cfg = build_config(
+                config,
+                source=source,
+                export=export,
+                events=events,
+                snapshots=snapshots,
+                show=show or None,
+                overrides=_parse_overrides(overrides or []),
+            )
+            pipeline = Pipeline(cfg)
+        except (ConfigError, WeightsNotFoundError, ActionModelError, DetectorError) as exc:
+            raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted while loading models; nothing was written", 130) from None
+        state["pipeline"] = pipeline
+        try:
+            result = pipeline.run(max_frames=max_frames, progress=progress and sys.stderr.isatty())
+        except (SourceError, ZoneError, VideoExportError, WindowUnavailableError, OSError) as exc:
+            raise _fail(str(exc)) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

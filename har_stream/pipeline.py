@@ -21,7 +21,7 @@ from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
 from har_stream.sinks import EventLogSink, SnapshotSink, VideoExportSink, WindowSink
 from har_stream.smoothing import ActionSmoother
-from har_stream.sources import FrameSource, HealthEvent, SourceError, open_source
+from har_stream.sources import CameraStatus, FrameSource, SourceError, open_source
 from har_stream.stage_thread import RecordReader, StageThread, inline_stage
 from har_stream.stats import RunStats, mean_p95
 from har_stream.tracking.tracker import PersonTracker
@@ -71,6 +71,12 @@ class Pipeline:
             load_classifier(config.classifier.model) if action_model == "config" else action_model  # type: ignore[arg-type]
         )
         self._stop = threading.Event()
+        self._finishing = False
+
+    @property
+    def finishing(self) -> bool:
+        """Whether a run is finalising its outputs (closing alerts, flushing the export and event log)."""
+        return self._finishing
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to finish after the current frame (thread- and signal-safe).
@@ -80,107 +86,41 @@ class Pipeline:
         """
         self._stop.set()
 
-    def _sinks(self, fps: float) -> tuple[list[Sink], EventLogSink | None, WindowSink | None, dict[str, str]]:
-        out = self.config.output
-        sinks: list[Sink] = []
-        outputs: dict[str, str] = {}
-        events = None
-        window = None
-        if out.events is not None:
-            snapshots = out.snapshots or out.events.with_name(out.events.stem + "_snapshots")
-            sinks.append(SnapshotSink(snapshots))  # before the event log: it adds snapshot paths to events
-            outputs["snapshots"] = str(snapshots)
-            events = EventLogSink(out.events)
-            sinks.append(events)
-            outputs["events"] = str(out.events)
-        elif out.snapshots is not None:
-            sinks.append(SnapshotSink(out.snapshots))
-            outputs["snapshots"] = str(out.snapshots)
-        if out.video is not None:
-            sinks.append(VideoExportSink(out.video, fps=fps, crf=out.video_crf, preset=out.video_preset))
-            outputs["video"] = str(out.video)
-        if out.show:
-            window = WindowSink(f"har-stream: {self.config.camera}")
-            sinks.append(window)
-        return sinks, events, window, outputs
-
     def run(
         self,
         source: FrameSource | str | int | None = None,
         max_frames: int | None = None,
         on_frame: Callable[[FrameRecord], None] | None = None,
         progress: bool = False,
-        on_final_alerts: Callable[[list[AlertEvent]], None] | None = None,
+        on_closed_alerts: Callable[[list[AlertEvent]], None] | None = None,
     ) -> RunResult:
         """Process ``source`` (default: ``config.source.uri``) until it ends, ``max_frames``, or a stop request.
 
-        ``on_frame`` is called with every rendered record (e.g. for a dashboard); ``on_final_alerts`` with the
-        end records of alerts still open when the run stops, which belong to no frame. Outputs are always
-        finalised: the export stays playable and open alerts get an end record, also on Ctrl-C.
+        ``on_frame`` is called with every rendered record (e.g. for a dashboard); ``on_closed_alerts`` with
+        alerts closed between frames (camera down) or at shutdown. Outputs are always finalised: the export
+        stays playable and open alerts get an end record, also on Ctrl-C.
         """
-        config = self.config
         if source is None:
-            if config.source.uri is None:
+            if self.config.source.uri is None:
                 raise SourceError("no source given: pass --source or set source.uri in the config")
-            source = config.source.uri
+            source = self.config.source.uri
         if not isinstance(source, FrameSource):
-            source = open_source(source, config.source)
-        fps = source.info.fps or 25.0
-        tracker = PersonTracker(config.tracker, frame_rate=fps)
-        classifier = ActionClassifierStage(self.action_model, config.classifier)
-        smoother = ActionSmoother(config.smoothing, classifier.classes)
-        rules = RuleEngine(config.rules, config.zones, camera=config.camera)
-        renderer = OverlayRenderer(config.render, config.zones)
-        stats = RunStats()
-        sinks, events, window, outputs = self._sinks(fps)
-        bar = _progress_bar(source, progress)
-        result = RunResult(summary={}, outputs=outputs)
-        last: FrameRecord | None = None
-        last_health = time.monotonic()
-        worker: StageThread | None = None
+            source = open_source(source, self.config.source)
+        run = _Run(self, source, on_frame, on_closed_alerts, progress)
+        result = RunResult(summary={}, outputs=run.outputs)
         try:
-            source.start()
-            read = _records_from(source, config.camera)
-            if config.detector.pipelined:
-                worker = StageThread(read, self.detector, "detect")
-                read = worker.read
-            else:
-                read = inline_stage(read, self.detector, "detect")
+            read = run.start()  # source -> detect
             while not self._stop.is_set():
                 try:
-                    record = read(0.2)  # source -> detect
+                    record = read(0.2)
                 except StopIteration:
                     break
-                self._report_health(source, source.drain_events(), events, config.camera, stats)
+                run.report_health()
                 if record is None:
+                    run.idle()
                     continue
-                calls_before = classifier.calls
-                _timed("track", tracker, record)
-                _timed("classify", classifier, record)
-                _timed("smooth", smoother, record)
-                _timed("rules", rules, record)
-                start = time.perf_counter()
-                renderer(record, fps=stats.recent_fps)
-                record.timings["render"] = (time.perf_counter() - start) * 1000
-                start = time.perf_counter()
-                for sink in sinks:
-                    sink.write(record)
-                record.timings["output"] = (time.perf_counter() - start) * 1000
-                stats.add(record, time.monotonic() - record.captured_at, classifier.calls - calls_before)
-                if on_frame is not None:
-                    on_frame(record)
-                last = record
-                if bar is not None:
-                    bar.update(1)
-                if time.monotonic() - last_health >= HEALTH_INTERVAL_S:
-                    last_health = time.monotonic()
-                    health = _health_entry(source, config.camera, stats, "periodic")
-                    log.info("camera %s: %s", config.camera, _health_text(health))
-                    if events is not None:
-                        events.append(health)
-                if max_frames is not None and stats.frames >= max_frames:
-                    break
-                if window is not None and window.quit_requested:
+                run.process(record)  # track -> classify -> smooth -> rules -> render -> sinks
+                if (max_frames is not None and run.stats.frames >= max_frames) or run.quit_requested:
                     break
         except KeyboardInterrupt:
             result.interrupted = True
@@ -189,47 +129,112 @@ class Pipeline:
             result.error = str(exc)
             log.error("%s", exc)
         finally:
+            self._finishing = True
             result.interrupted = result.interrupted or self._stop.is_set()
-            self._stop.clear()
-            if bar is not None:
-                bar.close()
-            if worker is not None:
-                worker.close()
-            source.close()
-            if last is not None:
-                closing = rules.close_all(last, reason="shutdown")
-                if closing and events is not None:
-                    for event in closing:
-                        events.append(event.to_json())
-                if closing and on_final_alerts is not None:
-                    on_final_alerts(closing)
-            self._report_health(source, source.drain_events(), events, config.camera, stats)
-            if events is not None:
-                events.append(_health_entry(source, config.camera, stats, "final"))
-            for sink in sinks:
-                try:
-                    sink.close()
-                except Exception as exc:  # one failing sink must not stop the others from finalising
-                    log.error("closing %s failed: %s", type(sink).__name__, exc)
-                    result.error = result.error or str(exc)
-            result.summary = stats.summary()
-            for sink in sinks:
-                if isinstance(sink, VideoExportSink) and sink.encode_ms:
-                    result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
-            result.summary["source"] = source.health()
-            result.source_problems = list(source.problems)
+            try:
+                run.finish(result)
+            finally:
+                self._stop.clear()
+                self._finishing = False
         return result
 
-    @staticmethod
-    def _report_health(
-        source: FrameSource, changes: list[HealthEvent], events: EventLogSink | None, camera: str, stats: RunStats
+
+class _Run:
+    """One run of a pipeline: the per-stream stages, the sinks, and the statistics."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        source: FrameSource,
+        on_frame: Callable[[FrameRecord], None] | None,
+        on_closed_alerts: Callable[[list[AlertEvent]], None] | None,
+        progress: bool,
     ) -> None:
-        if events is None:
+        config = self.config = pipeline.config
+        self.detector = pipeline.detector
+        self.source = source
+        self.on_frame = on_frame
+        self.on_closed_alerts = on_closed_alerts
+        fps = source.info.fps or 25.0
+        self.tracker = PersonTracker(config.tracker, frame_rate=fps)
+        self.classifier = ActionClassifierStage(pipeline.action_model, config.classifier)
+        self.smoother = ActionSmoother(config.smoothing, self.classifier.classes)
+        self.rules = RuleEngine(config.rules, config.zones, camera=config.camera)
+        self.renderer = OverlayRenderer(config.render, config.zones)
+        self.stats = RunStats()
+        self.sinks, self.events, self.window, self.outputs = _build_sinks(config, fps)
+        self.bar = _progress_bar(source, progress)
+        self.worker: StageThread | None = None
+        self.last: FrameRecord | None = None
+        self.last_frame_at = time.monotonic()
+        self.last_health = time.monotonic()
+
+    @property
+    def quit_requested(self) -> bool:
+        """Whether the user closed the live window."""
+        return self.window is not None and self.window.quit_requested
+
+    def start(self) -> RecordReader:
+        """Start the source and the detector; return the reader of detected records."""
+        self.source.start()
+        read = _records_from(self.source, self.config.camera)
+        if self.config.detector.pipelined:
+            self.worker = StageThread(read, self.detector, "detect")
+            return self.worker.read
+        return inline_stage(read, self.detector, "detect")
+
+    def process(self, record: FrameRecord) -> None:
+        """Run one detected record through the remaining stages and the sinks."""
+        calls_before = self.classifier.calls
+        _timed("track", self.tracker, record)
+        _timed("classify", self.classifier, record)
+        _timed("smooth", self.smoother, record)
+        _timed("rules", self.rules, record)
+        start = time.perf_counter()
+        self.renderer(record, fps=self.stats.recent_fps)
+        record.timings["render"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        for sink in self.sinks:
+            sink.write(record)
+        record.timings["output"] = (time.perf_counter() - start) * 1000
+        self.stats.add(record, time.monotonic() - record.captured_at, self.classifier.calls - calls_before)
+        if self.on_frame is not None:
+            self.on_frame(record)
+        self.last = record
+        self.last_frame_at = time.monotonic()
+        if self.bar is not None:
+            self.bar.update(1)
+        if time.monotonic() - self.last_health >= HEALTH_INTERVAL_S:
+            self.last_health = time.monotonic()
+            health = _health_entry(self.source, self.config.camera, self.stats, "periodic")
+            log.info("camera %s: %s", self.config.camera, _health_text(health))
+            if self.events is not None:
+                self.events.append(health)
+
+    def idle(self) -> None:
+        """No frame arrived: once the camera has been down longer than tracks are kept, end them all."""
+        down_for = time.monotonic() - self.last_frame_at
+        if (
+            self.last is not None
+            and self.tracker.registry.tracks
+            and self.source.status is not CameraStatus.CONNECTED
+            and down_for > self.config.tracker.lost_track_buffer_s + 0.5
+        ):
+            log.warning("camera %s: no frames for %.1fs, ending its tracks", self.config.camera, down_for)
+            self._close_alerts("camera_down")
+            ended = self.tracker.reset()
+            self.classifier.scheduler.forget(ended)
+            self.smoother.forget(ended)
+
+    def report_health(self) -> None:
+        """Write the source's connection changes to the event log."""
+        changes = self.source.drain_events()
+        if self.events is None:
             return
         for change in changes:
-            entry = {
+            entry: dict[str, Any] = {
                 "type": "camera_health",
-                "camera": camera,
+                "camera": self.config.camera,
                 "status": change.status.value,
                 "wall_time": change.wall_time,
                 "time": _iso(change.wall_time),
@@ -240,10 +245,72 @@ class Pipeline:
                 entry["attempt"] = change.attempt
             if change.retry_in_s is not None:
                 entry["retry_in_s"] = round(change.retry_in_s, 3)
-            entry.update(source.health())
+            entry.update(self.source.health())
             entry["status"] = change.status.value
-            entry["fps_processed"] = round(stats.recent_fps, 2)
-            events.append(entry)
+            entry["fps_processed"] = round(self.stats.recent_fps, 2)
+            self.events.append(entry)
+
+    def _close_alerts(self, reason: str) -> None:
+        if self.last is None:
+            return
+        closing = self.rules.close_all(self.last, reason=reason)
+        if closing and self.events is not None:
+            for event in closing:
+                self.events.append(event.to_json())
+        if closing and self.on_closed_alerts is not None:
+            self.on_closed_alerts(closing)
+
+    def finish(self, result: RunResult) -> None:
+        """Stop the threads, close open alerts, finalise every sink, and fill in the summary."""
+        if self.bar is not None:
+            self.bar.close()
+        if self.worker is not None:
+            self.worker.close()
+        self.source.close()
+        self._close_alerts("shutdown")
+        self.report_health()
+        if self.events is not None:
+            self.events.append(_health_entry(self.source, self.config.camera, self.stats, "final"))
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:  # one failing sink must not stop the others from finalising
+                log.error("closing %s failed: %s", type(sink).__name__, exc)
+                result.error = result.error or str(exc)
+        result.summary = self.stats.summary()
+        for sink in self.sinks:
+            if isinstance(sink, VideoExportSink) and sink.encode_ms:
+                result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
+        result.summary["source"] = self.source.health()
+        result.source_problems = list(self.source.problems)
+
+
+def _build_sinks(
+    config: HarStreamConfig, fps: float
+) -> tuple[list[Sink], EventLogSink | None, WindowSink | None, dict[str, str]]:
+    """The sinks the config asks for, in the order they must run."""
+    out = config.output
+    sinks: list[Sink] = []
+    outputs: dict[str, str] = {}
+    events = None
+    window = None
+    if out.events is not None:
+        snapshots = out.snapshots or out.events.with_name(out.events.stem + "_snapshots")
+        sinks.append(SnapshotSink(snapshots))  # before the event log: it adds snapshot paths to events
+        outputs["snapshots"] = str(snapshots)
+        events = EventLogSink(out.events)
+        sinks.append(events)
+        outputs["events"] = str(out.events)
+    elif out.snapshots is not None:
+        sinks.append(SnapshotSink(out.snapshots))
+        outputs["snapshots"] = str(out.snapshots)
+    if out.video is not None:
+        sinks.append(VideoExportSink(out.video, fps=fps, crf=out.video_crf, preset=out.video_preset))
+        outputs["video"] = str(out.video)
+    if out.show:
+        window = WindowSink(f"har-stream: {config.camera}")
+        sinks.append(window)
+    return sinks, events, window, outputs
 
 
 def _records_from(source: FrameSource, camera: str) -> RecordReader:

@@ -190,13 +190,14 @@ def test_pipeline_survives_ten_camera_kills(camera: RtspCamera, detector_640, tm
         if after.get("attempt", 0) == before.get("attempt", 0) + 1:
             assert after["wall_time"] - before["wall_time"] >= 0.9 * before["retry_in_s"]
 
-    # Tracks: everyone tracked before a drop is ended once the stream is back (the scene after a gap is new).
+    # Tracks: everyone tracked before a drop is ended during the outage (the scene after a gap is new), so no
+    # id from before a drop comes back after it.
     for (killed_at, _), (restarted_at, _) in zip(faults.killed, faults.restarted, strict=True):
         before = [s for s in seen if s.captured_at < killed_at]
         after = [s for s in seen if s.captured_at > restarted_at]
-        window = [s for s in seen if before[-1].processed_at < s.processed_at <= after[0].processed_at]
-        ended = {i for s in window for i in s.ended}
-        assert set(before[-1].ids) <= ended, (before[-1].ids, ended)
+        ids_before = {i for s in before for i in s.ids}
+        ids_after = {i for s in after for i in s.ids}
+        assert ids_before.isdisjoint(ids_after), ids_before & ids_after
         # No stale frame from before the drop is processed once the new connection delivers.
         assert all(s.captured_at > killed_at for s in seen if s.processed_at >= after[0].processed_at)
 
@@ -213,17 +214,19 @@ def test_pipeline_survives_ten_camera_kills(camera: RtspCamera, detector_640, tm
         for (k, _), (r, _) in zip(faults.killed, faults.restarted, strict=True)
     ]
 
-    # Alerts: every start has an end; an alert open at a drop ends by the first frame after the restart.
+    # Alerts: every start has an end; alerts open when the camera drops are closed during the outage (at the
+    # last frame seen, reason camera_down), so no alert spans a drop.
     starts = {e["alert_id"]: e for e in entries if e["type"] == "alert_start"}
     ends = {e["alert_id"]: e for e in entries if e["type"] == "alert_end"}
     assert starts, "no alert was raised: the test would not show alerts being closed"
     assert starts.keys() == ends.keys()
-    for (_, killed_wall), (restarted_at, _) in zip(faults.killed, faults.restarted, strict=True):
-        first_after = next(s for s in seen if s.captured_at > restarted_at)
+    assert any(e["reason"] == "camera_down" for e in ends.values()), "no alert was open at a drop"
+    for (_, killed_wall), (_, restarted_wall) in zip(faults.killed, faults.restarted, strict=True):
         for alert_id, start in starts.items():
-            if start["wall_time"] < killed_wall < ends[alert_id]["wall_time"]:
-                assert ends[alert_id]["wall_time"] <= first_after.wall_time + 1e-3
-                assert ends[alert_id]["reason"] == "track_ended"
+            end = ends[alert_id]
+            if start["wall_time"] < killed_wall < end["wall_time"]:
+                # Frames already on the wire when the server died may follow the kill by a moment.
+                assert end["wall_time"] < restarted_wall and end["reason"] == "camera_down", (start, end)
 
     # The export written across all the drops plays.
     assert len(decode_frames(tmp_path / "out.mp4")) == result.summary["frames"]
@@ -235,7 +238,9 @@ def test_pipeline_survives_ten_camera_kills(camera: RtspCamera, detector_640, tm
         "frame_age_ms_pre_fault_median": round(pre_fault * 1000),
         "frame_age_ms_after_each_reconnect_median": [round(a * 1000) for a in settled_ages],
         "alerts": len(starts),
-        "alerts_closed_by_track_end": sum(1 for e in ends.values() if e["reason"] == "track_ended"),
+        "alerts_closed_by_reason": {
+            r: sum(e["reason"] == r for e in ends.values()) for r in {e["reason"] for e in ends.values()}
+        },
     }
     print("rtsp kill/restart report:", json.dumps(report))
 

@@ -6,18 +6,16 @@ import logging
 import os
 import platform
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from har_stream.bench.memory import peak_rss_mb, reset_peak_rss
 from har_stream.bench.naive import NaiveBaseline
-from har_stream.config.schema import HarStreamConfig
+from har_stream.config.schema import HarStreamConfig, SourceConfig
 from har_stream.detection.weights import resolve_detector_weights
 from har_stream.pipeline import Pipeline
-from har_stream.sources.base import FrameSource, RawFrame, SourceInfo
-from har_stream.sources.video_file import decode_video, probe_video
+from har_stream.sources.base import FrameSource
+from har_stream.sources.replay import open_replay
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +46,9 @@ def machine_description() -> dict[str, Any]:
     }
 
 
-def paced_frames(video: Path, report_problem: Any, limit: int) -> Iterator[RawFrame]:
-    """Frames of ``video`` released at its own frame rate, like a live camera."""
-    fps = probe_video(video).fps or 25.0
-    start = time.monotonic()
-    for i, raw in enumerate(decode_video(video, report_problem)):
-        if i >= limit:
-            return
-        delay = start + i / fps - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        yield raw
-
-
-def live_source(video: Path, limit: int, queue_size: int = 2) -> FrameSource:
-    """A live-like source that replays ``video`` in real time and drops frames the pipeline cannot take."""
-    info = probe_video(video)
-    info = SourceInfo(name=f"{info.name} (live replay)", live=True, fps=info.fps, width=info.width, height=info.height)
-    source = FrameSource(info=info, reader=lambda: iter(()), queue_size=queue_size)
-    source.reader = lambda: paced_frames(video, source.report_problem, limit)
-    source.reconnect = source.reconnect.model_copy(update={"give_up_after_s": 0.5})
-    return source
+def live_source(video: Path, queue_size: int = 2) -> FrameSource:
+    """``video`` replayed in real time as a live camera that drops the frames the pipeline cannot take."""
+    return open_replay(video, SourceConfig(queue_size=queue_size), loop=True)
 
 
 def run_harstream(config: HarStreamConfig, video: Path, frames: int, workdir: Path, live: bool) -> dict[str, Any]:
@@ -82,7 +62,7 @@ def run_harstream(config: HarStreamConfig, video: Path, frames: int, workdir: Pa
     )
     pipeline = Pipeline(config)
     reset_peak_rss()
-    source = live_source(video, frames) if live else None
+    source = live_source(video) if live else None
     result = pipeline.run(source=source if live else str(video), max_frames=frames)
     summary = dict(result.summary)
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)

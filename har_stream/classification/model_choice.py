@@ -35,8 +35,9 @@ def load_classifier(setting: str) -> ActionModel | None:
     if not path.exists() and (MODELS_DIR / setting).exists():
         path = MODELS_DIR / setting
     if not path.exists():
+        tried = list(dict.fromkeys([str(path.resolve()), str(MODELS_DIR / setting)]))
         raise ActionModelError(
-            f"action model {setting!r} not found: tried {path.resolve()} and {MODELS_DIR / setting}. "
+            f"action model {setting!r} not found: tried {' and '.join(tried)}. "
             "Use classifier.model: default, none, a folder name under models/, or a path."
         )
     if loading is None:

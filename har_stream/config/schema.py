@@ -66,6 +66,9 @@ class SourceConfig(_Strict):
     start_time: dt.datetime | None = None
     #: Video files only: start again at the end, with media time running on (demos, dashboards, tests).
     loop: bool = False
+    #: Video files only: play at the file's own frame rate as a live camera (wall-clock timestamps, frames the
+    #: pipeline cannot keep up with are dropped) instead of processing every frame as fast as possible.
+    realtime: bool = False
 
 
 class DetectorConfig(_Strict):

@@ -148,7 +148,7 @@ class CameraWorker:
                 else None
             )
             try:
-                result = self._pipeline.run(source, on_frame=self._on_frame, on_final_alerts=self._on_final_alerts)
+                result = self._pipeline.run(source, on_frame=self._on_frame, on_closed_alerts=self._on_closed_alerts)
             except Exception as exc:  # e.g. a zone that does not fit the frame: reported, then retried
                 log.exception("camera %s failed", self.name)
                 result = None
@@ -198,7 +198,7 @@ class CameraWorker:
             self._size = (record.width, record.height)
             self._times.append(time.monotonic())
 
-    def _on_final_alerts(self, events: list[AlertEvent]) -> None:
+    def _on_closed_alerts(self, events: list[AlertEvent]) -> None:
         for event in events:
             self.hub.publish_alert(event)
 

@@ -15,6 +15,7 @@ from har_stream.sources.base import (
     SourceLostError,
 )
 from har_stream.sources.image_folder import open_image_folder
+from har_stream.sources.replay import open_replay
 from har_stream.sources.stream import open_stream, redact
 from har_stream.sources.video_file import open_video_file
 from har_stream.sources.webcam import open_webcam
@@ -34,6 +35,8 @@ def open_source(uri: str | int, config: SourceConfig | None = None) -> FrameSour
     path = Path(text).expanduser()
     if path.is_dir():
         return open_image_folder(path, config.image_fps, max(config.queue_size, 8), start)
+    if config.realtime:
+        return open_replay(path, config, loop=config.loop)
     return open_video_file(path, max(config.queue_size, 8), start, loop=config.loop)
 
 

@@ -28,6 +28,10 @@ class SourceError(RuntimeError):
     """A source cannot be opened or has failed for good; the message says which and why."""
 
 
+class StreamFinished(Exception):
+    """Raised by a live reader whose stream has ended for good (e.g. a file replayed once): no reconnect."""
+
+
 class SourceLostError(SourceError):
     """A live source stayed unreachable for longer than the configured give-up time."""
 
@@ -277,6 +281,8 @@ class FrameSource:
                     last_frame_at = time.monotonic()
                     self._offer_newest(self._capture(raw))
                 reason = "stream ended"
+            except StreamFinished:
+                return
             except Exception as exc:  # any reader failure leads to a reconnect
                 reason = f"{type(exc).__name__}: {exc}".strip()
             if self._stop.is_set():
