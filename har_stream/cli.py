@@ -326,6 +326,39 @@ def bench(
     typer.echo(json.dumps(result))
 
 
+@app.command("quantize-detector")
+def quantize_detector_command(
+    calibration: Annotated[
+        list[Path],
+        typer.Option(help="Videos and/or image folders to calibrate on (real footage like yours). Repeatable."),
+    ],
+    model: Annotated[str, typer.Option(help="Detector weights to quantize (name or path).")] = "yolo11n-pose.pt",
+    out: Annotated[Path | None, typer.Option(help="Output .onnx (default: models/<weights stem>-int8.onnx).")] = None,
+    per_source: Annotated[int, typer.Option(min=1, help="Frames or images taken from each calibration source.")] = 60,
+    sizes: Annotated[list[int] | None, typer.Option("--size", help="Input sizes to calibrate at. Repeatable.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Make the int8 detector the pipeline uses by default (detector.int8), calibrated on real images.
+
+    Frames are spread evenly over each video; images are drawn from each folder with a fixed seed.
+    """
+    _setup_logging(log_level)
+    from har_stream.detection.calibration import load_calibration_images
+    from har_stream.detection.quantize import int8_name, quantize_detector
+    from har_stream.detection.weights import resolve_detector_weights
+    from har_stream.weights import MODELS_DIR, WeightsNotFoundError
+
+    try:
+        weights = resolve_detector_weights(model)
+        images = load_calibration_images(calibration, per_source)
+    except (WeightsNotFoundError, FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    target = out or MODELS_DIR / int8_name(weights.name)
+    sources = ", ".join(f"{p.name} ({per_source})" for p in calibration)
+    quantize_detector(weights, images, target, sizes or [640, 1280], sources)
+    typer.echo(str(target))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

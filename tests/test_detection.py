@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from har_stream.bench.input_size import recall
 from har_stream.config import DetectorConfig
 from har_stream.detection import PersonDetector
+from har_stream.detection.quantize import quantize_detector
 from har_stream.detection.runtimes import openvino_available
+from har_stream.detection.weights import resolve_detector_weights
 from har_stream.detection.yolo_io import Letterbox, decode_output, letterbox_blob
 from tests.conftest import decode_frames
 
@@ -31,7 +36,7 @@ def reference(crowd_frames):
 def test_exported_backends_match_ultralytics(backend: str, crowd_frames, reference) -> None:
     if backend == "openvino" and not openvino_available():
         pytest.skip("openvino is not installed (optional extra)")
-    detector = PersonDetector(DetectorConfig(backend=backend, imgsz=1280))
+    detector = PersonDetector(DetectorConfig(backend=backend, imgsz=1280, int8=False))
     for frame, expected in zip(crowd_frames, reference, strict=True):
         got = detector.detect(frame)
         assert len(expected) >= 10
@@ -82,3 +87,37 @@ def test_decode_keeps_only_anchors_whose_best_class_is_person() -> None:
     rows = [[100, 100, 20, 40, 0.6, 0.1, 0.1], [300, 300, 20, 40, 0.5, 0.9, 0.0]]  # 3 classes, person = 0
     people = decode_output(fake_output(rows, 7), box, (640, 640, 3), 0.25, 0.6, 300, num_classes=3, keypoint_shape=None)
     assert len(people.xyxy) == 1 and people.xyxy[0, 0] == pytest.approx(90)
+
+
+@pytest.mark.slow
+def test_int8_model_finds_the_people_float32_finds(crowd_frames, reference) -> None:
+    detector = PersonDetector(DetectorConfig(imgsz=1280))  # the default: int8 from models/
+    assert detector.model_path.name == "yolo11n-pose-int8.onnx"
+    for frame, expected in zip(crowd_frames, reference, strict=True):
+        got = detector.detect(frame)
+        confident = expected[expected.confidence >= 0.5]
+        matched, total = recall(confident, got)
+        assert total >= 8 and matched / total >= 0.95, (matched, total)
+
+
+def test_missing_int8_model_falls_back_to_float32_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    weights = tmp_path / "mypose.pt"
+    shutil.copy(resolve_detector_weights("yolo11n-pose.pt"), weights)
+    with caplog.at_level(logging.WARNING):
+        detector = PersonDetector(DetectorConfig(model=str(weights)))
+    assert detector.model_path.suffix == ".onnx" and "int8" not in detector.model_path.name
+    assert "could not find weights 'mypose-int8.onnx'" in caplog.text and "quantize-detector" in caplog.text
+
+
+@pytest.mark.slow
+def test_quantize_detector_makes_a_working_int8_model(tmp_path: Path, crowd_frames, reference) -> None:
+    target = quantize_detector(
+        resolve_detector_weights("yolo11n-pose.pt"), crowd_frames[:2], tmp_path / "q.onnx", [640]
+    )
+    assert target.is_file() and target.with_suffix(".json").is_file()
+    detector = PersonDetector(DetectorConfig(model=str(target), imgsz=1280))
+    found = detector.detect(crowd_frames[2])
+    matched, total = recall(reference[2][reference[2].confidence >= 0.5], found)
+    assert matched / total >= 0.9 and found.data["keypoints"].shape[1:] == (17, 3)

@@ -84,6 +84,10 @@ class DetectorConfig(_Strict):
     #: onnxruntime and openvino run an ONNX export of the weights (made once and cached) without PyTorch;
     #: torch runs the weights with ultralytics' own predictor.
     backend: Literal["onnxruntime", "openvino", "torch"] = "onnxruntime"
+    #: onnxruntime/openvino: use the int8 model ``<weights stem>-int8.onnx`` (models/, $HAR_STREAM_WEIGHTS,
+    #: ../shared/weights) made by ``har-stream quantize-detector``: about 1.5x less CPU per frame, same people
+    #: found (benchmarks/RESULTS.md). Falls back to float32, with a warning, when there is none.
+    int8: bool = True
     #: Inference threads (default: the runtime's choice, usually one per core).
     threads: Annotated[int, Field(ge=1, le=256)] | None = None
     #: torch backend only: "cpu", "cuda:0", ...

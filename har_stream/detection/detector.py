@@ -71,7 +71,8 @@ class _ExportedBackend:
         from har_stream.detection.runtimes import OnnxRuntimeModel, OpenVinoModel, exported_onnx, read_model_info
 
         self.config = config
-        onnx_path = exported_onnx(weights)
+        onnx_path = (config.int8 and _int8_model(weights)) or exported_onnx(weights)
+        self.path = onnx_path
         self.info = read_model_info(onnx_path)
         runtime = OpenVinoModel if config.backend == "openvino" else OnnxRuntimeModel
         self.model = runtime(onnx_path, threads=config.threads)
@@ -99,6 +100,24 @@ class _ExportedBackend:
         return detections
 
 
+def _int8_model(weights: Path) -> Path | None:
+    """The int8 model made from ``weights``, or None (with a warning naming where it was looked for)."""
+    from har_stream.detection.quantize import int8_name
+    from har_stream.weights import WeightsNotFoundError, WeightsResolver
+
+    if weights.suffix == ".onnx":
+        return None  # an ONNX model was named explicitly: use it as it is
+    try:
+        return WeightsResolver(int8_name(weights.name)).resolve()
+    except WeightsNotFoundError as exc:
+        log.warning(
+            "%s; using the float32 model instead (make one with `har-stream quantize-detector`, or set "
+            "detector.int8: false to silence this)",
+            exc,
+        )
+        return None
+
+
 class PersonDetector:
     """Finds people in a frame and stores them as ``record.detections`` (with keypoints when available)."""
 
@@ -114,7 +133,12 @@ class PersonDetector:
             raise
         except Exception as exc:
             raise DetectorError(f"cannot load detector weights {self.weights} ({config.backend}): {exc}") from exc
-        log.info("detector: %s on %s at imgsz %d", self.weights.name, config.backend, config.imgsz)
+        log.info("detector: %s on %s at imgsz %d", self.model_path.name, config.backend, config.imgsz)
+
+    @property
+    def model_path(self) -> Path:
+        """The model file actually run (the ONNX export or int8 model, or the weights for ``torch``)."""
+        return Path(getattr(self._backend, "path", self.weights))
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """People in a BGR image, as detections with ``data['keypoints']`` for pose models."""
