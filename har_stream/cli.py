@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from har_stream.training.commands import evaluate_command, pose_ablation_command, train_command
+
 app = typer.Typer(
     name="har-stream",
     help="Real-time human action recognition for video surveillance.",
@@ -357,6 +359,11 @@ def quantize_detector_command(
     sources = ", ".join(f"{p.name} ({per_source})" for p in calibration)
     quantize_detector(weights, images, target, sizes or [640, 1280], sources)
     typer.echo(str(target))
+
+
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("pose-ablation")(pose_ablation_command)
 
 
 def main() -> None:

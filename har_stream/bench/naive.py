@@ -24,8 +24,18 @@ from har_stream.weights import MODELS_DIR
 SEED_MODEL_DIR = MODELS_DIR / "vgg16_seed"
 
 
+def with_mean_subtraction(network: Any) -> Any:
+    """``network`` (VGG16 input: BGR minus the ImageNet mean) behind a layer that subtracts the mean itself."""
+    import keras
+
+    from har_stream.action_model.vgg16 import BGR_MEAN
+
+    inputs = keras.Input((224, 224, 3))
+    return keras.Model(inputs, network(inputs - BGR_MEAN))
+
+
 def load_seed_classifier() -> tuple[Any, int, str]:
-    """The seed VGG16 Keras model, its input size, and a description of where it came from.
+    """The seed VGG16 Keras model (BGR crop in, probabilities out), its input size, and where it came from.
 
     Uses ``models/vgg16_seed`` when present; otherwise the seed architecture with untrained weights, which
     costs exactly the same time per crop (the benchmark measures speed, not accuracy).
@@ -34,18 +44,13 @@ def load_seed_classifier() -> tuple[Any, int, str]:
         from har_stream.action_model.loading import load_action_model
 
         model = load_action_model(SEED_MODEL_DIR)
-        keras_model = getattr(model, "keras_model", None)
-        if keras_model is not None:
-            return keras_model, model.input_size, f"trained seed model {SEED_MODEL_DIR.name}"
-    import keras
+        return with_mean_subtraction(model.keras_model), model.input_size, f"trained seed model {SEED_MODEL_DIR.name}"
+    from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
+    from har_stream.action_model.vgg16 import BackboneWeights
 
-    inputs = keras.Input((224, 224, 3))
-    x = keras.applications.vgg16.preprocess_input(inputs)
-    x = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(512, activation="relu")(x)
-    outputs = keras.layers.Dense(15, activation="softmax")(x)
-    return keras.Model(inputs, outputs), 224, "seed VGG16 architecture, untrained weights (same cost per crop)"
+    untrained = BackboneWeights("none", "", "random initialisation")
+    network = build_network(backbone_spec("vgg16"), untrained, 15, HeadConfig("flatten", 512))
+    return with_mean_subtraction(network), 224, "seed VGG16 architecture, untrained weights (same cost per crop)"
 
 
 class NaiveBaseline:

@@ -1,0 +1,123 @@
+"""Model folders: save a trained action network, and load it back as an :class:`ActionModel`.
+
+A folder holds ``model.json`` (backbone, where its weights came from, head, classes, input size, which layers
+were trained) and ``weights.npz`` with only the trained layers (head, fine-tuned blocks). The untouched
+backbone layers are rebuilt from the backbone's own weights, resolved like every other weight file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from har_stream.action_model.base import ActionModelError
+from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
+from har_stream.action_model.vgg16 import BackboneWeights
+from har_stream.weights import MODELS_DIR
+
+FORMAT_VERSION = 1
+#: The model the pipeline uses for ``classifier.model: default``.
+DEFAULT_MODEL_NAME = "efficientnet_lite0_har"
+
+
+def default_model_dir() -> Path:
+    """Folder of the bundled default model."""
+    return MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+class KerasActionModel:
+    """A trained Keras network behind the :class:`~har_stream.action_model.ActionModel` interface."""
+
+    def __init__(self, network: Any, meta: dict[str, Any], folder: Path | None = None) -> None:
+        import tensorflow as tf
+
+        self.keras_model = network
+        self.meta = meta
+        self.folder = folder
+        self.name: str = meta["name"]
+        self.classes: tuple[str, ...] = tuple(meta["classes"])
+        self.input_size: int = int(meta["input_size"])
+        self._preprocess = backbone_spec(meta["backbone"]).preprocess
+        self._forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        if crops.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(f"{self.name}: expected crops of shape (N, {self.input_size}, {self.input_size}, 3)")
+        return np.asarray(self._forward(self._preprocess(crops)), dtype=np.float32)
+
+
+def save_model_folder(
+    folder: Path,
+    network: Any,
+    meta: dict[str, Any],
+    trained_layers: list[str],
+    half_precision_layers: set[str] | None = None,
+) -> Path:
+    """Write ``model.json`` and ``weights.npz`` (the trained layers; backbone blocks in float16 to stay small)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    half = half_precision_layers or set()
+    arrays: dict[str, np.ndarray] = {}
+    for name in trained_layers:
+        for index, value in enumerate(network.get_layer(name).get_weights()):
+            # Backbone blocks, and head layers too big to commit in float32 (the seed's Flatten head), in float16.
+            small = name not in half and value.size < 1_000_000
+            arrays[f"{name}/{index}"] = value.astype(np.float32 if small else np.float16)
+    np.savez_compressed(folder / "weights.npz", **arrays)
+    meta = {**meta, "format": FORMAT_VERSION, "trained_layers": trained_layers, "saved": time.strftime("%Y-%m-%d")}
+    (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return folder
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """Read and check ``model.json``."""
+    path = folder / "model.json"
+    if not path.is_file():
+        raise ActionModelError(f"{folder} is not a model folder: {path} is missing")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ActionModelError(f"{path}: not valid JSON ({exc})") from exc
+    missing = [
+        key for key in ("name", "backbone", "backbone_weights", "head", "classes", "input_size") if key not in meta
+    ]
+    if missing:
+        raise ActionModelError(f"{path}: missing keys {missing}")
+    return meta
+
+
+def load_action_model(folder: str | Path) -> KerasActionModel:
+    """Load a model folder; raises :class:`ActionModelError` naming what is missing or inconsistent."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    weights_file = folder / "weights.npz"
+    if not weights_file.is_file():
+        raise ActionModelError(f"{folder}: weights.npz is missing")
+    spec = backbone_spec(meta["backbone"])
+    recorded = meta["backbone_weights"]
+    kind = recorded["kind"]
+    # Rebuild the backbone from the same kind of weights it was trained on (never silently another kind).
+    weights = spec.resolve_weights("none" if kind == "none" else ("hed" if kind == "hed" else "imagenet"))
+    if weights.kind != kind:
+        raise ActionModelError(f"{folder}: trained on {kind} backbone weights, but found {weights.kind}")
+    network = build_network(spec, weights, len(meta["classes"]), HeadConfig(**meta["head"]))
+    with np.load(weights_file) as stored:
+        for name in meta["trained_layers"]:
+            layer = network.get_layer(name)
+            count = len(layer.get_weights())
+            try:
+                layer.set_weights([stored[f"{name}/{i}"].astype(np.float32) for i in range(count)])
+            except (KeyError, ValueError) as exc:
+                raise ActionModelError(f"{weights_file}: layer {name}: {exc}") from exc
+    return KerasActionModel(network, meta, folder)
+
+
+def describe_weights(weights: BackboneWeights) -> dict[str, str]:
+    """The ``backbone_weights`` entry of model.json (without the local path)."""
+    return {"kind": weights.kind, "description": weights.description, "file": Path(weights.path).name}

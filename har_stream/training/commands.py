@@ -1,0 +1,160 @@
+"""``har-stream train`` and ``har-stream evaluate``: the command-line face of the training package."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DATA_HELP = "Folder with labels.csv (filename,label) and images/, e.g. ../shared/data/har (or the CSV itself)."
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def train_command(
+    data: Annotated[Path, typer.Option(help=DATA_HELP)],
+    out: Annotated[Path, typer.Option(help="Model folder to write, e.g. models/vgg16_improved.")],
+    backbone: Annotated[
+        str, typer.Option(help="vgg16, efficientnet_lite0, efficientnet_lite1 or efficientnet_lite2.")
+    ] = "vgg16",
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="seed: the original frozen-VGG16 recipe, faithfully. improved: augmentation, "
+            "dropout, early stopping, class balance, then fine-tuning of the top block(s)."
+        ),
+    ] = "improved",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Backbone weights: auto (ImageNet if found, else the offline stand-in), imagenet, "
+            "hed (VGG16 only), none, or a path to a weights file."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Epochs of the head stage (seed: exactly; improved: at most).")
+    ] = 10,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    views: Annotated[
+        str, typer.Option(help="Training views whose features are cached: orig, flip, jitter (comma-separated).")
+    ] = "orig,flip,jitter",
+    head_units: Annotated[int, typer.Option(min=8, help="Hidden units of the improved head.")] = 512,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout after the hidden layer.")] = 0.5,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate of the head stage.")] = 1e-3,
+    finetune_blocks: Annotated[
+        int, typer.Option(min=0, help="Top backbone blocks fine-tuned after the head stage (0: none).")
+    ] = 1,
+    finetune_epochs: Annotated[int, typer.Option(min=1)] = 5,
+    finetune_learning_rate: Annotated[float, typer.Option()] = 1e-4,
+    tune: Annotated[bool, typer.Option("--tune", help="KerasTuner random search of the head first.")] = False,
+    tune_trials: Annotated[int, typer.Option(min=1)] = 8,
+    per_class: Annotated[int | None, typer.Option(min=2, help="Use only the first N images of each class.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the shuffling.")] = 42,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute backbone features.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Train an action classifier on a labelled image folder and write a model folder the pipeline loads.
+
+    Writes model.json, weights.npz (only trained layers), split.csv, metrics.json, curves.png, confusion.png
+    and card.md into --out. Backbone features are cached (~/.cache/har-stream/features), so later runs with
+    other head settings take seconds.
+    """
+    _logging(log_level)
+    import har_stream.action_model  # noqa: F401  (makes importing TensorFlow next to PyTorch safe)
+    from har_stream.training.dataset import DatasetError
+    from har_stream.training.trainer import TrainOptions, train
+    from har_stream.weights import WeightsNotFoundError
+
+    options = TrainOptions(
+        data=data,
+        out=out,
+        backbone=backbone,
+        recipe=recipe,
+        weights=weights,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        views=tuple(v.strip() for v in views.split(",") if v.strip()),
+        head_units=head_units,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        finetune_blocks=finetune_blocks,
+        finetune_epochs=finetune_epochs,
+        finetune_learning_rate=finetune_learning_rate,
+        tune=tune,
+        tune_trials=tune_trials,
+        per_class_limit=per_class,
+        cache_features=not no_cache,
+    )
+    try:
+        result = train(options)
+    except (DatasetError, WeightsNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    test = result.figures["test"]
+    typer.echo(
+        f"{result.folder}: test accuracy {test['accuracy']:.3f}, log loss {test['log_loss']:.3f} "
+        f"({test['n_images']} images); card: {result.folder / 'card.md'}"
+    )
+
+
+def evaluate_command(
+    model: Annotated[Path, typer.Option(help="Model folder, e.g. models/efficientnet_lite0_har.")],
+    data: Annotated[Path, typer.Option(help=DATA_HELP)],
+    split: Annotated[
+        str,
+        typer.Option(
+            help="auto (held-out test split on the model's own data, else all images), all, train, val or test."
+        ),
+    ] = "auto",
+    out: Annotated[Path | None, typer.Option(help="Folder for metrics.json and confusion.png (eval/<model>).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Score a model: top-1 accuracy, log loss, per-class precision/recall/F1 and a confusion matrix PNG.
+
+    Prints the summary figures as JSON (keys accuracy, log_loss, n_images, ...).
+    """
+    _logging(log_level)
+    import har_stream.action_model  # noqa: F401
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.training.dataset import DatasetError
+    from har_stream.training.evaluation import evaluate
+    from har_stream.weights import WeightsNotFoundError
+
+    try:
+        result = evaluate(model, data, split, out, json_path)
+    except (DatasetError, ActionModelError, WeightsNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    f = result.figures
+    summary = {k: f[k] for k in ("model", "split", "n_images", "accuracy", "log_loss", "balanced_accuracy", "macro_f1")}
+    summary.update(
+        {"unreadable": f["unreadable"], "json": str(result.json_path), "confusion": str(result.confusion_png)}
+    )
+    typer.echo(json.dumps(summary))
+
+
+def pose_ablation_command(
+    model: Annotated[Path, typer.Option(help="A trained model folder (its split.csv is reused).")],
+    data: Annotated[Path, typer.Option(help=DATA_HELP)],
+    seed: Annotated[int, typer.Option()] = 42,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Measure whether yolo11n-pose keypoints add accuracy to the model's image features (same split and head).
+
+    Runs the detector on every image (cached), trains the same head with and without the pose vector, prints
+    the accuracies as JSON and adds them to the model's model.json and card.md.
+    """
+    _logging(log_level)
+    import har_stream.action_model  # noqa: F401
+    from har_stream.training.pose_ablation import run_pose_ablation
+
+    typer.echo(json.dumps(run_pose_ablation(model, data, seed)))

