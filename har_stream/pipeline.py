@@ -282,6 +282,8 @@ class _Run:
             if isinstance(sink, VideoExportSink) and sink.encode_ms:
                 result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
         result.summary["source"] = self.source.health()
+        model = self.classifier.model
+        result.summary["classifier"] = {"model": model.name if model is not None else "none"}
         result.source_problems = list(self.source.problems)
 
 

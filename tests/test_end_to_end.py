@@ -10,8 +10,9 @@ import av
 import numpy as np
 import pytest
 
+from har_stream.actions import ACTIONS
 from har_stream.api import build_config
-from har_stream.frame import FLAGGED, FrameRecord
+from har_stream.frame import ACTION, FLAGGED, FrameRecord
 from har_stream.pipeline import Pipeline
 from tests.conftest import REPO, decode_frames
 
@@ -38,6 +39,7 @@ def run_outputs(concourse_clip: Path, detector, tmp_path_factory: pytest.TempPat
                 "ids": d.tracker_id.tolist(),
                 "boxes": d.xyxy.copy(),
                 "flagged": d.data[FLAGGED].copy(),
+                "actions": list(d.data[ACTION]),
             }
         )
 
@@ -55,6 +57,15 @@ def test_people_are_detected_and_tracked_with_persistent_ids(run_outputs) -> Non
     long_lived = [i for i, n in lifetimes.items() if n >= 30]
     assert len(long_lived) >= 10, f"ids do not persist: {sorted(lifetimes.values())}"
     assert len(lifetimes) <= 2 * max(people), f"{len(lifetimes)} ids for at most {max(people)} people"
+
+
+def test_people_are_labelled_with_actions_by_the_default_model(run_outputs) -> None:
+    _, result, records = run_outputs
+    assert result.summary["classifier"]["model"] == "efficientnet_lite0_har"
+    labels = Counter(a for r in records[10:] for a in r["actions"])
+    labelled = sum(n for a, n in labels.items() if a in ACTIONS)
+    # Everyone big enough is classified within every_n_frames; tiny far-away people may stay unknown.
+    assert labelled >= 0.5 * sum(labels.values()), labels
 
 
 def test_export_decodes_with_same_frame_count_and_size(run_outputs, concourse_clip: Path) -> None:

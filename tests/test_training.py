@@ -134,7 +134,7 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     assert matrix.sum() == 60 and figures["accuracy"] == pytest.approx(np.trace(matrix) / 60, abs=1e-4)
     # On its own data, "auto" scores only the held-out test split saved next to the model.
     code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), "--out", str(tmp_path / "e2"))
-    summary = json.loads(output.strip().splitlines()[-1])
+    summary = json.loads(output[output.rindex('{"model"') :].splitlines()[0])  # after the progress bar
     assert code == 0 and summary["split"] == "test" and summary["n_images"] == meta["split"]["counts"]["test"]
 
 
@@ -175,3 +175,19 @@ def test_vgg16_imagenet_weights_not_found_lists_every_place(tmp_path: Path, monk
         assert place in message
     (tmp_path / IMAGENET_FILE).write_bytes(b"x")
     assert imagenet_resolver().resolve() == tmp_path / IMAGENET_FILE
+
+
+@needs_har
+@pytest.mark.slow
+def test_keras_tuner_search_picks_the_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_STREAM_FEATURE_CACHE", str(tmp_path / "cache"))
+    data = make_subset(tmp_path / "data", 4)
+    out = tmp_path / "tuned"
+    code, output = run_cli(
+        "train", "--data", str(data), "--out", str(out), "--backbone", "efficientnet_lite0", "--epochs", "2",
+        "--views", "orig", "--finetune-blocks", "0", "--tune", "--tune-trials", "2", "--log-level", "warning",
+    )  # fmt: skip
+    assert code == 0, output
+    meta = json.loads((out / "model.json").read_text())
+    assert any("KerasTuner" in step for step in meta["recipe"]["steps"])
+    assert meta["head"]["units"] in (256, 512, 1024)

@@ -42,7 +42,8 @@ class KerasActionModel:
         self.classes: tuple[str, ...] = tuple(meta["classes"])
         self.input_size: int = int(meta["input_size"])
         self._preprocess = backbone_spec(meta["backbone"]).preprocess
-        self._forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+        signature = [tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)]
+        self._forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""
