@@ -68,7 +68,9 @@ class Pipeline:
         self.config = config
         self.detector = detector or PersonDetector(config.detector)
         self.action_model = (
-            load_classifier(config.classifier.model) if action_model == "config" else action_model  # type: ignore[arg-type]
+            load_classifier(config.classifier.model, config.classifier.runtime, config.classifier.threads)
+            if action_model == "config"
+            else action_model  # type: ignore[arg-type]
         )
         self._stop = threading.Event()
         self._finishing = False
@@ -283,7 +285,10 @@ class _Run:
                 result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
         result.summary["source"] = self.source.health()
         model = self.classifier.model
-        result.summary["classifier"] = {"model": model.name if model is not None else "none"}
+        result.summary["classifier"] = {
+            "model": model.name if model is not None else "none",
+            "runtime": getattr(model, "runtime", "") if model is not None else "",
+        }
         result.source_problems = list(self.source.problems)
 
 

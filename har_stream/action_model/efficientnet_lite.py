@@ -37,6 +37,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from har_stream.action_model.preprocess import lite_preprocess_bgr
 from har_stream.weights import PackagedWeights, WeightsResolver
 
 #: Normalisation of the TensorFlow Lite checkpoints the torch files were converted from (RGB, 0..255 input).
@@ -349,10 +350,7 @@ def preprocess_bgr(crops_uint8_bgr: np.ndarray) -> np.ndarray:
 
     Resizing is the caller's job (e.g. :func:`har_stream.action_model.square_resize` to ``input_size``).
     """
-    crops = np.asarray(crops_uint8_bgr)
-    if crops.ndim != 4 or crops.shape[-1] != 3:
-        raise ValueError(f"expected (N, H, W, 3) BGR crops, got shape {crops.shape}")
-    return (crops[..., ::-1].astype(np.float32) - MEAN_RGB) / STD_RGB
+    return lite_preprocess_bgr(crops_uint8_bgr)
 
 
 def lite_stage_outputs(variant: str = "lite0") -> list[str]:

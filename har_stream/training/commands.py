@@ -58,6 +58,9 @@ def train_command(
     per_class: Annotated[int | None, typer.Option(min=2, help="Use only the first N images of each class.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the shuffling.")] = 42,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute backbone features.")] = False,
+    int8: Annotated[
+        bool, typer.Option(help="Also write model-int8.onnx (ONNX Runtime, calibrated on train images).")
+    ] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Train an action classifier on a labelled image folder and write a model folder the pipeline loads.
@@ -92,6 +95,7 @@ def train_command(
         tune_trials=tune_trials,
         per_class_limit=per_class,
         cache_features=not no_cache,
+        int8=int8,
     )
     try:
         result = train(options)

@@ -124,6 +124,7 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         for name, v in test["per_class"].items()
     ]
     latency = meta.get("latency_ms_per_crop", {})
+    int8 = meta.get("int8")
     lines += [
         "",
         "## Inference",
@@ -131,8 +132,21 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         "(`har_stream.action_model.square_resize`), BGR uint8; the model applies "
         + ("the Caffe BGR mean subtraction." if meta["backbone"] == "vgg16" else "ImageNet mean/std normalisation.")
         + "",
-        f"- Latency per crop on this CPU ({latency.get('machine', '?')}): batch 1 "
-        f"{latency.get('batch1', float('nan')):.1f} ms, batch 8 {latency.get('batch8', float('nan')):.1f} ms per crop.",
+        *[
+            f"- Latency per crop on this CPU, {runtime} ({figures_['machine']}): batch 1 {figures_['batch1']:.1f} ms, "
+            f"batch 8 {figures_['batch8']:.1f} ms per crop."
+            for runtime, figures_ in latency.items()
+        ],
+        *(
+            [
+                f"- int8 copy `{int8['file']}` (ONNX Runtime, static QDQ, calibrated on {int8['calibration_crops']} "
+                f"train images): on {int8['checked_crops']} test images accuracy {int8['accuracy_int8']:.3f} vs "
+                f"Keras {int8['accuracy_keras']:.3f}, top-1 agreement {int8['top1_agreement']:.3f}. The pipeline "
+                "uses it by default (`classifier.runtime: auto`)."
+            ]
+            if int8
+            else []
+        ),
         f"- Classes (output order): {', '.join(meta['classes'])}.",
         "",
         "Files: `model.json`, `weights.npz`, `split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",

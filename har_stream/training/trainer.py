@@ -68,6 +68,7 @@ class TrainOptions:
     tune_trials: int = 8
     per_class_limit: int | None = None
     cache_features: bool = True
+    int8: bool = True
     command: str = field(default_factory=lambda: shlex.join(["har-stream", *sys.argv[1:]]))
 
 
@@ -102,8 +103,8 @@ def advance(network: Any, from_cut: str, to_cut: str, x: np.ndarray) -> np.ndarr
     return predict_features(between, x, batch=64).astype(np.float16)
 
 
-def measure_latency(model: KerasActionModel, repeats: int = 15) -> dict[str, Any]:
-    """Median milliseconds per crop at batch 1 and batch 8 on this machine."""
+def measure_latency(model: Any, repeats: int = 15) -> dict[str, Any]:
+    """Median milliseconds per crop at batch 1 and batch 8 on this machine (any ActionModel)."""
     rng = np.random.default_rng(0)
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {_cpu_count()} CPU cores"}
     for batch in (1, 8):
@@ -309,8 +310,15 @@ def train(options: TrainOptions) -> TrainResult:
     half = {name for name in trained_layers if not name.startswith(HEAD_PREFIX)}
     save_model_folder(folder, network, meta, trained_layers, half_precision_layers=half)
     meta = {**meta, "trained_layers": trained_layers, "saved": time.strftime("%Y-%m-%d")}
-    meta["latency_ms_per_crop"] = measure_latency(KerasActionModel(network, meta))
     save_split(split, rows, folder / "split.csv")
+    keras_model = KerasActionModel(network, meta, folder)
+    meta["latency_ms_per_crop"] = {"keras": measure_latency(keras_model)}
+    if options.int8:
+        from har_stream.action_model.loading import load_action_model
+        from har_stream.training.int8 import quantize_model_folder
+
+        meta["int8"] = quantize_model_folder(folder, options.data)
+        meta["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
     plot_curves(histories, folder / "curves.png")
     plot_confusion(np.array(figures["test"]["confusion_matrix"]), list(ACTIONS), folder / "confusion.png",
                    f"{meta['name']}: test split, accuracy {figures['test']['accuracy']:.3f}")  # fmt: skip
@@ -319,7 +327,7 @@ def train(options: TrainOptions) -> TrainResult:
     (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
     # model.json gets the figures measured after saving (latency, ablation) too.
     full_meta = json.loads((folder / "model.json").read_text())
-    full_meta["latency_ms_per_crop"] = meta["latency_ms_per_crop"]
+    full_meta.update({k: meta[k] for k in ("latency_ms_per_crop", "int8") if k in meta})
     (folder / "model.json").write_text(json.dumps(full_meta, indent=2) + "\n")
     write_card(folder, full_meta, figures)
     return TrainResult(folder, figures, full_meta)
