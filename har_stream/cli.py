@@ -11,7 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-from har_stream.training.commands import evaluate_command, pose_ablation_command, train_command
+from har_stream.training.commands import (
+    evaluate_command,
+    pose_ablation_command,
+    quantize_classifier_command,
+    train_command,
+)
 
 app = typer.Typer(
     name="har-stream",
@@ -140,6 +145,7 @@ def run(
             raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("loading models (Ctrl-C aborts; nothing is written yet)")
     try:
         try:
             cfg = build_config(
@@ -364,10 +370,11 @@ def quantize_detector_command(
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)
+app.command("quantize-classifier")(quantize_classifier_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (Click turns a Ctrl-C outside ``run``'s own handling into "Aborted!")."""
     app()
 
 

@@ -121,6 +121,21 @@ def test_sigint_finalises_outputs_and_exits(long_clip: Path, tmp_path: Path) -> 
     print(f"SIGINT: exited in {took:.2f}s", outcome)
 
 
+def test_sigint_while_models_load_exits_130_and_writes_nothing(long_clip: Path, tmp_path: Path) -> None:
+    # The Keras classifier takes seconds to build: long enough to interrupt the loading for sure.
+    run = Run(str(long_clip), tmp_path, "--set", "classifier.model=default", "--set", "classifier.runtime=keras")
+    deadline = time.monotonic() + 120
+    while "loading models" not in run.stderr.read_text():
+        assert run.process.poll() is None and time.monotonic() < deadline, run.stderr.read_text()
+        time.sleep(0.05)
+    took = run.stop_with(signal.SIGINT)
+    stderr = run.stderr.read_text()
+    assert run.process.returncode == 130, stderr
+    assert "interrupted while loading models" in stderr and "Traceback" not in stderr
+    assert not run.export.exists() and not run.events.exists()
+    assert took < EXIT_WITHIN_S, took
+
+
 def test_sigterm_while_the_camera_is_down(long_clip: Path, tmp_path: Path) -> None:
     camera = RtspCamera(long_clip).start()
     try:

@@ -45,7 +45,11 @@ class KerasActionModel:
         self.input_size: int = int(meta["input_size"])
         self._preprocess = preprocessor_for(meta["backbone"])
         signature = [tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)]
-        self._forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
+
+        def forward(x: Any) -> Any:
+            return network(x, training=False)
+
+        self._forward = tf.function(forward, input_signature=signature)
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""

@@ -162,3 +162,21 @@ def pose_ablation_command(
     from har_stream.training.pose_ablation import run_pose_ablation
 
     typer.echo(json.dumps(run_pose_ablation(model, data, seed)))
+
+
+def quantize_classifier_command(
+    model: Annotated[Path, typer.Option(help="A trained model folder.")],
+    data: Annotated[
+        Path, typer.Option(help=DATA_HELP + " Calibration uses its train split, the check its test split.")
+    ],
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Write the model's int8 ONNX copy (model-int8.onnx), check it against Keras, and time both runtimes.
+
+    ``har-stream train`` does this already; use it for models trained with --no-int8 or by older versions.
+    """
+    _logging(log_level)
+    import har_stream.action_model  # noqa: F401
+    from har_stream.training.int8 import add_int8_copy
+
+    typer.echo(json.dumps(add_int8_copy(model, data)))

@@ -45,3 +45,23 @@ def quantize_model_folder(
     calibration_crops, _ = _crops(pick(train, calibration), model.input_size)
     check_crops, check_labels = _crops(pick(held_out, check), model.input_size)
     return write_int8_model(model, calibration_crops, check_crops, check_labels)
+
+
+def add_int8_copy(model_dir: str | Path, data: str | Path) -> dict[str, Any]:
+    """Quantize an existing model folder, measure both runtimes' latency, and update model.json and card.md."""
+    import json
+
+    from har_stream.action_model.loading import load_action_model
+    from har_stream.training.reports import write_card
+    from har_stream.training.trainer import measure_latency
+
+    folder = Path(model_dir)
+    report = quantize_model_folder(folder, data)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["int8"] = report
+    meta["latency_ms_per_crop"] = {
+        runtime: measure_latency(load_action_model(folder, runtime)) for runtime in ("keras", "onnx-int8")
+    }
+    (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_card(folder, meta, json.loads((folder / "metrics.json").read_text()))
+    return {"int8": report, "latency_ms_per_crop": meta["latency_ms_per_crop"]}

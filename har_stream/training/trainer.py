@@ -216,14 +216,19 @@ def train(options: TrainOptions) -> TrainResult:
     network = build_network(spec, weights, len(ACTIONS), head)
     finetune = 0 if seed_recipe else options.finetune_blocks
     low_cut, top_cut = spec.cut_layer(finetune), spec.cut_layer(0)
-    data = _Data(spec, network, f"{weights.kind}:{Path(weights.path).name}", low_cut, rows, split)
+    # Features are cached at least one block down, so the seed, head-only and one-block runs share one cache.
+    cache_cut = spec.cut_layer(max(finetune, 1))
+    data = _Data(spec, network, f"{weights.kind}:{Path(weights.path).name}", cache_cut, rows, split)
     views = ("orig",) if seed_recipe else options.views
 
     x_train_low, y_train = data.xy("train", views)
     x_val_low, y_val = data.xy("val")
     x_test_low, y_test = data.xy("test")
+    x_train_low, x_val_low, x_test_low = (
+        advance(network, cache_cut, low_cut, x) for x in (x_train_low, x_val_low, x_test_low)
+    )
     x_train, x_val = advance(network, low_cut, top_cut, x_train_low), advance(network, low_cut, top_cut, x_val_low)
-    steps = [f"Backbone features cached at `{low_cut}` (computed once per image and view)."]
+    steps = [f"Backbone features cached at `{cache_cut}` (computed once per image and view)."]
     histories: list[History] = []
 
     if not seed_recipe and options.tune:
