@@ -98,16 +98,18 @@ def backbone_spec(name: str) -> BackboneSpec:
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """The dense head: ``flatten`` (the seed) or ``avg`` pooling, hidden units, dropout before and after it."""
+    """The dense head: ``flatten`` (the seed) or ``avg`` pooling, optional batch norm of the pooled features,
+    hidden units, dropout before and after the hidden layer."""
 
     pooling: str = "avg"
     units: int = 512
     dropout_in: float = 0.0
     dropout: float = 0.0
+    batchnorm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for model.json."""
-        return {"pooling": self.pooling, "units": self.units, "dropout_in": self.dropout_in, "dropout": self.dropout}
+        return dict(self.__dict__)
 
 
 def add_head(features: Any, n_classes: int, head: HeadConfig) -> Any:
@@ -121,6 +123,8 @@ def add_head(features: Any, n_classes: int, head: HeadConfig) -> Any:
         x = layers.GlobalAveragePooling2D(name="head_pool")(features)
     else:
         raise ValueError(f"head pooling must be 'flatten' or 'avg', not {head.pooling!r}")
+    if head.batchnorm:  # backbones whose features are far from unit scale (e.g. VGG16 from HED) need it
+        x = layers.BatchNormalization(name="head_bn")(x)
     if head.dropout_in:
         x = layers.Dropout(head.dropout_in, name="head_dropout_in")(x)
     x = layers.Dense(head.units, activation="relu", name="head_dense")(x)

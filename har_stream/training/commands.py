@@ -47,6 +47,9 @@ def train_command(
     ] = "orig,flip,jitter",
     head_units: Annotated[int, typer.Option(min=8, help="Hidden units of the improved head.")] = 512,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout after the hidden layer.")] = 0.5,
+    head_batchnorm: Annotated[
+        bool, typer.Option(help="Batch-normalise the pooled features in the improved head.")
+    ] = True,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate of the head stage.")] = 1e-3,
     finetune_blocks: Annotated[
         int, typer.Option(min=0, help="Top backbone blocks fine-tuned after the head stage (0: none).")
@@ -87,6 +90,7 @@ def train_command(
         views=tuple(v.strip() for v in views.split(",") if v.strip()),
         head_units=head_units,
         dropout=dropout,
+        head_batchnorm=head_batchnorm,
         learning_rate=learning_rate,
         finetune_blocks=finetune_blocks,
         finetune_epochs=finetune_epochs,

@@ -60,6 +60,7 @@ class TrainOptions:
     views: tuple[str, ...] = ("orig", "flip", "jitter")
     head_units: int = 512
     dropout: float = 0.5
+    head_batchnorm: bool = True
     learning_rate: float = 1e-3
     finetune_blocks: int = 1
     finetune_epochs: int = 5
@@ -166,7 +167,8 @@ def _tune_head(options: TrainOptions, network: Any, cut: str, train: tuple, val:
     shape = tuple(int(d) for d in network.get_layer(cut).output.shape[1:])
 
     def build(hp: Any) -> Any:
-        head = HeadConfig("avg", hp.Choice("units", [256, 512, 1024]), 0.2, hp.Float("dropout", 0.2, 0.6, step=0.1))
+        units, dropout = hp.Choice("units", [256, 512, 1024]), hp.Float("dropout", 0.2, 0.6, step=0.1)
+        head = HeadConfig("avg", units, 0.2, dropout, options.head_batchnorm)
         from har_stream.action_model.network import add_head
 
         inputs = keras.Input(shape)
@@ -211,7 +213,7 @@ def train(options: TrainOptions) -> TrainResult:
     head = (
         HeadConfig("flatten", 512, 0.0, 0.0)
         if seed_recipe
-        else HeadConfig("avg", options.head_units, 0.2, options.dropout)
+        else HeadConfig("avg", options.head_units, 0.2, options.dropout, options.head_batchnorm)
     )
     network = build_network(spec, weights, len(ACTIONS), head)
     finetune = 0 if seed_recipe else options.finetune_blocks
@@ -233,7 +235,7 @@ def train(options: TrainOptions) -> TrainResult:
 
     if not seed_recipe and options.tune:
         tuned = _tune_head(options, network, top_cut, (x_train, y_train), (x_val, y_val))
-        head = HeadConfig("avg", int(tuned["units"]), 0.2, tuned["dropout"])
+        head = HeadConfig("avg", int(tuned["units"]), 0.2, tuned["dropout"], options.head_batchnorm)
         network = build_network(spec, weights, len(ACTIONS), head)
         steps.append(f"KerasTuner random search ({options.tune_trials} trials) chose {tuned}.")
     if seed_recipe:
