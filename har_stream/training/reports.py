@@ -151,6 +151,8 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         "",
         "Files: `model.json`, `weights.npz`, `split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",
     ]
+    if meta.get("notes"):
+        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
     if "pose_ablation" in meta:
         ablation = meta["pose_ablation"]
         lines += [
