@@ -124,7 +124,7 @@ def add_head(features: Any, n_classes: int, head: HeadConfig) -> Any:
     else:
         raise ValueError(f"head pooling must be 'flatten' or 'avg', not {head.pooling!r}")
     if head.batchnorm:  # backbones whose features are far from unit scale (e.g. VGG16 from HED) need it
-        x = layers.BatchNormalization(name="head_bn")(x)
+        x = layers.BatchNormalization(name="head_feature_bn")(x)
     if head.dropout_in:
         x = layers.Dropout(head.dropout_in, name="head_dropout_in")(x)
     x = layers.Dense(head.units, activation="relu", name="head_dense")(x)
