@@ -48,8 +48,12 @@ def train_command(
     head_units: Annotated[int, typer.Option(min=8, help="Hidden units of the improved head.")] = 512,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout after the hidden layer.")] = 0.5,
     head_batchnorm: Annotated[
-        bool, typer.Option(help="Batch-normalise the pooled features in the improved head.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--head-batchnorm/--no-head-batchnorm",
+            help="Batch-normalise the pooled features in the improved head (default: on for vgg16 only).",
+        ),
+    ] = None,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate of the head stage.")] = 1e-3,
     finetune_blocks: Annotated[
         int, typer.Option(min=0, help="Top backbone blocks fine-tuned after the head stage (0: none).")

@@ -60,7 +60,7 @@ class TrainOptions:
     views: tuple[str, ...] = ("orig", "flip", "jitter")
     head_units: int = 512
     dropout: float = 0.5
-    head_batchnorm: bool = True
+    head_batchnorm: bool | None = None  # None: on for vgg16 (features far from unit scale), off otherwise
     learning_rate: float = 1e-3
     finetune_blocks: int = 1
     finetune_epochs: int = 5
@@ -156,7 +156,9 @@ class _Data:
         return np.concatenate(xs), np.concatenate(ys)
 
 
-def _tune_head(options: TrainOptions, network: Any, cut: str, train: tuple, val: tuple) -> dict[str, float]:
+def _tune_head(
+    options: TrainOptions, network: Any, cut: str, train: tuple, val: tuple, head_batchnorm: bool
+) -> dict[str, float]:
     """KerasTuner random search over the head (units, dropout, learning rate) on cached features."""
     import keras
     import keras_tuner
@@ -168,7 +170,7 @@ def _tune_head(options: TrainOptions, network: Any, cut: str, train: tuple, val:
 
     def build(hp: Any) -> Any:
         units, dropout = hp.Choice("units", [256, 512, 1024]), hp.Float("dropout", 0.2, 0.6, step=0.1)
-        head = HeadConfig("avg", units, 0.2, dropout, options.head_batchnorm)
+        head = HeadConfig("avg", units, 0.2, dropout, head_batchnorm)
         from har_stream.action_model.network import add_head
 
         inputs = keras.Input(shape)
@@ -209,11 +211,12 @@ def train(options: TrainOptions) -> TrainResult:
     spec = backbone_spec(options.backbone)
     weights = spec.resolve_weights(options.weights)
     seed_recipe = options.recipe == "seed"
+    head_batchnorm = spec.name == "vgg16" if options.head_batchnorm is None else options.head_batchnorm
     tuned: dict[str, float] = {}
     head = (
         HeadConfig("flatten", 512, 0.0, 0.0)
         if seed_recipe
-        else HeadConfig("avg", options.head_units, 0.2, options.dropout, options.head_batchnorm)
+        else HeadConfig("avg", options.head_units, 0.2, options.dropout, head_batchnorm)
     )
     network = build_network(spec, weights, len(ACTIONS), head)
     finetune = 0 if seed_recipe else options.finetune_blocks
@@ -234,8 +237,8 @@ def train(options: TrainOptions) -> TrainResult:
     histories: list[History] = []
 
     if not seed_recipe and options.tune:
-        tuned = _tune_head(options, network, top_cut, (x_train, y_train), (x_val, y_val))
-        head = HeadConfig("avg", int(tuned["units"]), 0.2, tuned["dropout"], options.head_batchnorm)
+        tuned = _tune_head(options, network, top_cut, (x_train, y_train), (x_val, y_val), head_batchnorm)
+        head = HeadConfig("avg", int(tuned["units"]), 0.2, tuned["dropout"], head_batchnorm)
         network = build_network(spec, weights, len(ACTIONS), head)
         steps.append(f"KerasTuner random search ({options.tune_trials} trials) chose {tuned}.")
     if seed_recipe:
