@@ -130,7 +130,11 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         "## Inference",
         "- Input: a person crop padded to a square (black), resized to the input size "
         "(`har_stream.action_model.square_resize`), BGR uint8; the model applies "
-        + ("the Caffe BGR mean subtraction." if meta["backbone"] == "vgg16" else "ImageNet mean/std normalisation.")
+        + (
+            "the Caffe BGR mean subtraction."
+            if meta["backbone"] == "vgg16"
+            else "RGB (x - 127) / 128, the normalisation of the TF-Lite checkpoints its weights come from."
+        )
         + "",
         *[
             f"- Latency per crop on this CPU, {runtime} ({figures_['machine']}): batch 1 {figures_['batch1']:.1f} ms, "
@@ -149,7 +153,9 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         ),
         f"- Classes (output order): {', '.join(meta['classes'])}.",
         "",
-        "Files: `model.json`, `weights.npz`, `split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",
+        "Files: `model.json`, `weights.npz`, "
+        + ("`model-int8.onnx`, " if int8 else "")
+        + "`split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",
     ]
     if meta.get("notes"):
         lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
