@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from har_stream.action_model.loading import DEFAULT_MODEL_NAME
 from har_stream.actions import ACTIONS
 from har_stream.api import build_config
 from har_stream.frame import ACTION, FLAGGED, FrameRecord
@@ -61,7 +62,7 @@ def test_people_are_detected_and_tracked_with_persistent_ids(run_outputs) -> Non
 
 def test_people_are_labelled_with_actions_by_the_default_model(run_outputs) -> None:
     _, result, records = run_outputs
-    assert result.summary["classifier"]["model"] == "efficientnet_lite0_har"
+    assert result.summary["classifier"] == {"model": DEFAULT_MODEL_NAME, "runtime": "onnx-int8"}
     labels = Counter(a for r in records[10:] for a in r["actions"])
     labelled = sum(n for a, n in labels.items() if a in ACTIONS)
     # Everyone big enough is classified within every_n_frames; tiny far-away people may stay unknown.

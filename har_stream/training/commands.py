@@ -118,7 +118,7 @@ def train_command(
 
 
 def evaluate_command(
-    model: Annotated[Path, typer.Option(help="Model folder, e.g. models/efficientnet_lite0_har.")],
+    model: Annotated[Path, typer.Option(help="Model folder, e.g. models/efficientnet_lite2_har.")],
     data: Annotated[Path, typer.Option(help=DATA_HELP)],
     split: Annotated[
         str,
