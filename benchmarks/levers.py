@@ -2,6 +2,7 @@
 """Before/after figures for each performance lever: har-stream's defaults against one lever turned back.
 
     .venv/bin/python benchmarks/levers.py [--video sample_videos/light_scene_720p.mp4] [--frames 150] [--rounds 2]
+        [--set detector.imgsz=1280 ...] [--only VARIANT ...] [--out out/bench/levers.json]
 
 Every variant runs the real pipeline (file source, export and events on) on the same frames, in one process,
 in interleaved rounds (default, variant 1, ..., default, variant 1, ...), so machine noise hits all alike. For
@@ -18,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -60,7 +63,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="Variant names to run (besides the defaults).")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench" / "levers.json")
+    parser.add_argument("--set", dest="base", action="append", default=[], help="KEY=VALUE for every variant.")
     args = parser.parse_args()
+    base = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.base)}
     import har_stream.action_model  # noqa: F401  (TensorFlow next to PyTorch, safely)
 
     if not args.video.is_file():
@@ -72,7 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="har-levers-") as tmp:
         for round_index in range(args.rounds):
             for name in names:
-                result = run_variant(args.video, args.frames, VARIANTS[name], Path(tmp))
+                result = run_variant(args.video, args.frames, {**base, **VARIANTS[name]}, Path(tmp))
                 runs[name].append(result)
                 print(json.dumps({"round": round_index + 1, "variant": name, "fps": result["fps"]}), flush=True)
     base_fps = statistics.median(r["fps"] for r in runs["defaults"])
@@ -91,7 +96,7 @@ def main() -> None:
         }
     from har_stream.bench.runner import machine_description
 
-    output = {"video": str(args.video), "frames": args.frames, "rounds": args.rounds, "variants": table,
+    output = {"video": str(args.video), "frames": args.frames, "rounds": args.rounds, "base": base, "variants": table,
               "machine": machine_description()}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(output, indent=2))

@@ -8,6 +8,7 @@ Scenarios (each compares the naive baseline and har-stream side by side in one p
   crowd-1280    the same at detector input 1280 for both, where the pose model sees everyone
   light         a light scene (2-5 people, 1280x720) cut from the same footage, default settings
   light-live    the light scene replayed in real time as a live camera: frame age and dropped frames
+  crowd-1280-live  the crowd at 1280 as a live camera, where processing is slower than the camera
 The light scene is made from ../shared on first use (sample_videos/light_scene_720p.mp4, git-ignored).
 """
 
@@ -31,6 +32,10 @@ SCENARIOS: dict[str, list[str]] = {
     ],
     "light": ["--source", str(LIGHT), "--frames", "300", "--baseline-frames", "40"],
     "light-live": ["--source", str(LIGHT), "--frames", "300", "--baseline-frames", "40", "--live"],
+    "crowd-1280-live": [
+        "--source", str(CROWD), "--frames", "150", "--baseline-frames", "12", "--live",
+        "--set", "detector.imgsz=1280", "--baseline-imgsz", "1280",
+    ],
 }  # fmt: skip
 
 
