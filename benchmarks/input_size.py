@@ -22,8 +22,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "openvino", "torch"])
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--float32", action="store_true", help="the float32 detector instead of the int8 one")
     args = parser.parse_args()
-    result = measure_input_sizes(args.video, args.sizes, frames=args.frames, backend=args.backend)
+    result = measure_input_sizes(
+        args.video, args.sizes, frames=args.frames, backend=args.backend, int8=not args.float32
+    )
+    result["int8"] = not args.float32
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

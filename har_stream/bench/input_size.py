@@ -58,11 +58,12 @@ def measure_input_sizes(
     frames: int = 40,
     step: int = 8,
     backend: str = "onnxruntime",
+    int8: bool = True,
     reference_conf: float = 0.5,
 ) -> dict[str, Any]:
     """Recall and cost of each input size on ``frames`` frames of ``video``."""
     images = sample_frames(video, frames, step)
-    reference_detector = PersonDetector(DetectorConfig(imgsz=reference_size, backend=backend))
+    reference_detector = PersonDetector(DetectorConfig(imgsz=reference_size, backend=backend, int8=int8))
     references = []
     for image in images:
         found = reference_detector.detect(image)
@@ -75,7 +76,7 @@ def measure_input_sizes(
         "sizes": {},
     }
     for size in sizes:
-        detector = PersonDetector(DetectorConfig(imgsz=size, backend=backend))
+        detector = PersonDetector(DetectorConfig(imgsz=size, backend=backend, int8=int8))
         detector.detect(images[0])  # warm-up
         matched = total = people = 0
         cpu = wall = 0.0
