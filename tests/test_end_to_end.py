@@ -106,9 +106,8 @@ def test_events_jsonl_is_valid_and_alerts_pair_up(run_outputs) -> None:
     }
     for start in starts:
         assert required <= start.keys()
+        assert start["camera"] == "concourse" and Path(start["snapshot"]).is_file()
         assert start["rule"] == "moving_in_centre" and start["zone"] == "centre"
-        assert start["camera"] == "concourse"
-        assert Path(start["snapshot"]).is_file()
     # Every alert that started has ended by the end of the run (the rest are closed at shutdown).
     assert sorted(e["alert_id"] for e in ends) == sorted(s["alert_id"] for s in starts)
     for end in ends:
@@ -117,11 +116,12 @@ def test_events_jsonl_is_valid_and_alerts_pair_up(run_outputs) -> None:
 
 
 def _edge_colour(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Mean BGR colour along the left and right edges of a drawn box (below the label)."""
+    """Median BGR colour along the left and right edges of a drawn box (below the label)."""
     x1, y1, x2, y2 = (int(np.rint(v)) for v in box)
     rows = slice(max(0, y1 + 4), min(frame.shape[0], y2 - 2))
     edges = np.concatenate([frame[rows, max(0, x1) : x1 + 2], frame[rows, max(0, x2 - 1) : x2 + 1]], axis=1)
-    return edges.reshape(-1, 3).mean(axis=0)
+    # Median: a neighbour's label (long with action names) may cover part of an edge.
+    return np.median(edges.reshape(-1, 3), axis=0)
 
 
 def test_flagged_people_are_red_and_others_green_in_the_export(run_outputs) -> None:
@@ -134,11 +134,12 @@ def test_flagged_people_are_red_and_others_green_in_the_export(run_outputs) -> N
             if overlaps or box[3] - box[1] < 40:
                 continue  # another box drawn on top could hide this one's colour
             b, g, r = _edge_colour(frame, box)
+            # The 2-px lines are blended with the scene by chroma subsampling: judge the dominant channel.
             if flagged:
-                assert r > 150 and g < 110 and b < 110, f"flagged box not red: bgr=({b:.0f},{g:.0f},{r:.0f})"
+                assert r > 150 and r > g + 50 and r > b + 50, f"flagged box not red: bgr=({b:.0f},{g:.0f},{r:.0f})"
                 red_checked += 1
             else:
-                assert g > 120 and r < 110 and b < 110, f"normal box not green: bgr=({b:.0f},{g:.0f},{r:.0f})"
+                assert g > 120 and g > r + 50 and g > b + 50, f"normal box not green: bgr=({b:.0f},{g:.0f},{r:.0f})"
                 green_checked += 1
     assert red_checked >= 5 and green_checked >= 20
 

@@ -150,7 +150,7 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
 @pytest.mark.slow
 def test_seed_recipe_on_vgg16_is_labelled_with_its_backbone_origin(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HAR_STREAM_FEATURE_CACHE", str(tmp_path / "cache"))
-    data = make_subset(tmp_path / "data", 2)
+    data = make_subset(tmp_path / "data", 3)
     out = tmp_path / "seed"
     code, output = run_cli("train", "--data", str(data), "--out", str(out), "--recipe", "seed", "--epochs", "1",
                            "--log-level", "warning")  # fmt: skip

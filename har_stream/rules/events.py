@@ -40,9 +40,10 @@ class AlertEvent:
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict with an ISO-8601 ``time`` added; empty fields are left out."""
+        """A JSON-ready dict with an ISO-8601 ``time`` added; empty fields are left out (``zone`` is always there,
+        null for a rule without zones)."""
         data = asdict(self)
         data["time"] = dt.datetime.fromtimestamp(self.wall_time, dt.UTC).isoformat(timespec="milliseconds")
         if not data["extra"]:
             del data["extra"]
-        return {k: v for k, v in data.items() if v is not None}
+        return {k: v for k, v in data.items() if v is not None or k == "zone"}

@@ -123,7 +123,9 @@ def stratified_split(
             # Fill val and test to their share first, the rest goes to train.
             split = "train"
             for candidate, fraction in zip(("val", "test"), fractions[1:], strict=True):
-                if counts[candidate] + len(group) <= round(fraction * total):
+                # Every class with 3 or more images gets at least one val and one test image.
+                share = max(1, round(fraction * total)) if total >= 3 else round(fraction * total)
+                if counts[candidate] + len(group) <= share:
                     split = candidate
                     break
             counts[split] += len(group)

@@ -34,7 +34,7 @@ from har_stream.action_model.network import (
     top_submodel,
 )
 from har_stream.actions import ACTIONS
-from har_stream.training.dataset import LabelledImage, read_labels, save_split, stratified_split
+from har_stream.training.dataset import DatasetError, LabelledImage, read_labels, save_split, stratified_split
 from har_stream.training.features import FeatureSet, extract_features
 from har_stream.training.fitting import FitSettings, History, fit, predict_features
 from har_stream.training.metrics import classification_report
@@ -208,6 +208,12 @@ def train(options: TrainOptions) -> TrainResult:
     keras.utils.set_random_seed(options.seed)
     rows = _limit(read_labels(options.data), options.per_class_limit)
     split = stratified_split(rows, options.seed, SPLIT_FRACTIONS)
+    empty = [name for name in ("train", "val", "test") if name not in split.values()]
+    if empty:
+        raise DatasetError(
+            f"{options.data}: too few images for a train/val/test split ({len(rows)} usable; the {', '.join(empty)} "
+            "split would be empty): give at least 3 images per class"
+        )
     spec = backbone_spec(options.backbone)
     weights = spec.resolve_weights(options.weights)
     seed_recipe = options.recipe == "seed"
