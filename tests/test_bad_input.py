@@ -8,6 +8,7 @@ export that plays.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -205,3 +206,17 @@ def test_missing_action_model_names_where_it_looked(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"action model '{missing}' not found" in result.stderr and str(missing) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_damaged_action_model_files_are_named(tmp_path: Path) -> None:
+    model = tmp_path / "damaged_model"
+    shutil.copytree(REPO / "models" / "efficientnet_lite0_har", model)
+    (model / "model-int8.onnx").write_bytes(b"not an onnx model")
+    result = cli("run", "--source", "x.mp4", "--set", f"classifier.model={model}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{model / 'model-int8.onnx'}: ONNX Runtime cannot load it" in result.stderr
+    (model / "model-int8.onnx").unlink()
+    (model / "weights.npz").write_bytes(b"\x00" * 100)
+    result = cli("run", "--source", "x.mp4", "--set", f"classifier.model={model}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{model / 'weights.npz'}: not a readable weights file" in result.stderr

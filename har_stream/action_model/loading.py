@@ -137,13 +137,17 @@ def _load_keras(folder: Path, meta: dict[str, Any]) -> KerasActionModel:
     if weights.kind != kind:
         raise ActionModelError(f"{folder}: trained on {kind} backbone weights, but found {weights.kind}")
     network = build_network(spec, weights, len(meta["classes"]), HeadConfig(**meta["head"]))
-    with np.load(weights_file) as stored:
+    try:
+        stored = np.load(weights_file)
+    except (OSError, ValueError) as exc:
+        raise ActionModelError(f"{weights_file}: not a readable weights file ({exc})") from exc
+    with stored:
         for name in meta["trained_layers"]:
             layer = network.get_layer(name)
             count = len(layer.get_weights())
             try:
                 layer.set_weights([stored[f"{name}/{i}"].astype(np.float32) for i in range(count)])
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, OSError) as exc:
                 raise ActionModelError(f"{weights_file}: layer {name}: {exc}") from exc
     return KerasActionModel(network, meta, folder)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from har_stream.action_model.base import ActionModelError
 from har_stream.action_model.preprocess import preprocessor_for
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,10 @@ class OnnxActionModel:
         if threads:
             options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a damaged or foreign file: say which and why, no traceback
+            raise ActionModelError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from exc
         self.path = path
         self.meta = meta
         self.name: str = meta["name"]
