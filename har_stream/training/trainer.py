@@ -130,12 +130,15 @@ def _cpu_count() -> int:
 class _Data:
     """Cached features by split, at the lowest cut point the recipe trains from."""
 
-    def __init__(self, spec: BackboneSpec, network: Any, weights_tag: str, cut: str, rows: list, split: dict) -> None:
+    def __init__(
+        self, spec: BackboneSpec, network: Any, weights_tag: str, cut: str, rows: list, split: dict, cache: bool
+    ) -> None:
         import keras
 
         trunk = keras.Model(network.input, network.get_layer(cut).output)
         self.cut = cut
-        self.full = extract_features(trunk, spec, weights_tag, cut, rows)
+        self.cache = cache
+        self.full = extract_features(trunk, spec, weights_tag, cut, rows, cache=cache)
         self.trunk, self.spec, self.weights_tag = trunk, spec, weights_tag
         self.rows, self.split = rows, split
 
@@ -150,7 +153,9 @@ class _Data:
             if view == "orig":
                 continue
             rows = [r for r, m in zip(self.rows, mask, strict=True) if m]
-            extra: FeatureSet = extract_features(self.trunk, self.spec, self.weights_tag, self.cut, rows, view)
+            extra: FeatureSet = extract_features(
+                self.trunk, self.spec, self.weights_tag, self.cut, rows, view, cache=self.cache
+            )
             xs.append(extra.features[extra.kept])
             ys.append(extra.labels[extra.kept])
         return np.concatenate(xs), np.concatenate(ys)
@@ -229,7 +234,8 @@ def train(options: TrainOptions) -> TrainResult:
     low_cut, top_cut = spec.cut_layer(finetune), spec.cut_layer(0)
     # Features are cached at least one block down, so the seed, head-only and one-block runs share one cache.
     cache_cut = spec.cut_layer(max(finetune, 1))
-    data = _Data(spec, network, f"{weights.kind}:{Path(weights.path).name}", cache_cut, rows, split)
+    tag = f"{weights.kind}:{Path(weights.path).name}"
+    data = _Data(spec, network, tag, cache_cut, rows, split, options.cache_features)
     views = ("orig",) if seed_recipe else options.views
 
     x_train_low, y_train = data.xy("train", views)
