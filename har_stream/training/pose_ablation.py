@@ -113,12 +113,18 @@ def run_pose_ablation(model_dir: str | Path, data: str | Path, seed: int = 42) -
         }
     found = float(pose[:, -1].mean())
     gain = results["image + pose features"]["test"] - results["image features"]["test"]
+    val_gain = results["image + pose features"]["val"] - results["image features"]["val"]
+    verdict = (
+        "Pose features help on both val and test."
+        if gain > 0.01 and val_gain > 0.01
+        else "No consistent gain (val and test disagree or move less than a point), so the pipeline does not use them."
+    )
     summary = (
         f"On this model's pooled features (same split, seed and head), adding yolo11n-pose keypoints changes test "
         f"accuracy {results['image features']['test']:.3f} → {results['image + pose features']['test']:.3f} "
         f"({gain:+.3f}); val {results['image features']['val']:.3f} → {results['image + pose features']['val']:.3f}. "
-        f"A person was found in {found:.0%} of the images. Command: har-stream pose-ablation --model {folder} "
-        f"--data {data}."
+        f"A person was found in {found:.0%} of the images. {verdict} Command: har-stream pose-ablation --model "
+        f"{folder} --data {data}."
     )
     ablation = {"accuracy": results, "person_found_fraction": round(found, 4), "test_gain": round(gain, 4),
                 "summary": summary}  # fmt: skip
