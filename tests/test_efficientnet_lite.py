@@ -122,18 +122,19 @@ def test_matches_the_packages_torch_model(variant: str, request: pytest.FixtureR
     assert diff < TOLERANCE, f"{variant}: pooled features differ by {diff}"
 
 
-def test_block_names_and_training_the_last_blocks(lite0: keras.Model) -> None:
-    names = lite.lite_block_names(lite0)
-    stages = [1, 2, 2, 3, 3, 4, 1]
-    assert names == ["stem"] + [f"block{s}_{r}" for s, n in enumerate(stages, 1) for r in range(1, n + 1)] + ["head"]
+def test_stage_outputs_are_the_cut_points_for_fine_tuning(lite0: keras.Model) -> None:
+    outputs = lite.lite_stage_outputs("lite0")
+    assert outputs[0] == "stem_relu" and outputs[-1] == "head_relu" and len(outputs) == 9  # stem, 7 stages, head
     for required in ("stem_conv", "stem_bn", "block1_1_dwconv", "block2_1_expand_conv", "head_conv", "head_bn"):
         lite0.get_layer(required)
-    model = lite.build_efficientnet_lite("lite0", weights=None)
-    assert lite.set_trainable_blocks(model, 2) == ["block7_1", "head"]
-    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
-    assert trainable == {"block7_1_expand_conv", "block7_1_dwconv", "block7_1_project_conv", "head_conv"}
-    lite.set_trainable_blocks(model, 1, train_bn=True)
-    assert {layer.name for layer in model.layers if layer.trainable and layer.weights} == {"head_conv", "head_bn"}
+    # Each cut point's output feeds the rest of the network: the top part rebuilt from it gives the same features.
+    import keras
+
+    x = lite.preprocess_bgr(photos(224))
+    for cut in outputs[-3:-1]:
+        top = keras.Model(lite0.get_layer(cut).output, lite0.output)
+        trunk = keras.Model(lite0.input, lite0.get_layer(cut).output)
+        np.testing.assert_allclose(np.asarray(top(trunk(x))), np.asarray(lite0(x)), atol=1e-5)
 
 
 def test_preprocess_is_rgb_and_centred() -> None:

@@ -22,14 +22,13 @@ Input: ``(size, size, 3)`` float32 RGB normalised as ``(x - 127) / 128`` (the Te
 Layer names: ``stem_conv_pad``/``stem_conv``/``stem_bn``/``stem_relu``; ``block{s}_{r}_{part}`` for stage
 ``s`` (1..7) and repeat ``r`` (1..n) with parts ``expand_conv``, ``expand_bn``, ``expand_relu`` (not in stage 1),
 ``dwconv_pad`` (stride-2 blocks), ``dwconv``, ``dw_bn``, ``dw_relu``, ``project_conv``, ``project_bn``, ``add``
-(repeats after the first); ``head_conv``/``head_bn``/``head_relu``; ``avg_pool``. :func:`lite_block_names` lists
-the prefixes in order and :func:`set_trainable_blocks` trains only the last ones.
+(repeats after the first); ``head_conv``/``head_bn``/``head_relu``; ``avg_pool``. :func:`lite_stage_outputs`
+names the layers that end each stage: the cut points for fine-tuning the top stages.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -310,39 +309,6 @@ def imagenet_classifier(variant: str = "lite0", weights: str | Path | None = Non
     """The torch file's ImageNet classifier as ``(kernel (1280, 1000), bias (1000,))``: logits = f @ k + b."""
     state = read_torch_state_dict(locate_lite_weights(variant, weights))
     return state["_fc.weight"].T.copy(), state["_fc.bias"].copy()
-
-
-_PREFIX = re.compile(r"^(stem|head|block\d+_\d+)_")
-
-
-def lite_block_names(model: keras.Model) -> list[str]:
-    """Ordered layer-name prefixes: ``["stem", "block1_1", "block2_1", ..., "block7_1", "head"]``.
-
-    A layer belongs to prefix ``p`` when its name starts with ``p + "_"``.
-    """
-    names: list[str] = []
-    for layer in model.layers:
-        match = _PREFIX.match(layer.name)
-        if match and match.group(1) not in names:
-            names.append(match.group(1))
-    return names
-
-
-def set_trainable_blocks(model: keras.Model, last_k: int, train_bn: bool = False) -> list[str]:
-    """Freeze the whole backbone except the last ``last_k`` entries of :func:`lite_block_names`.
-
-    With ``train_bn=False`` the BatchNorm layers of the trained blocks stay frozen (Keras then runs them in
-    inference mode, which is what fine-tuning on small batches wants). Returns the prefixes left trainable.
-    """
-    blocks = lite_block_names(model)
-    chosen = blocks[len(blocks) - last_k :] if last_k > 0 else []
-    model.trainable = True
-    for layer in model.layers:
-        match = _PREFIX.match(layer.name)
-        in_tail = bool(match) and match.group(1) in chosen
-        is_bn = isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = in_tail and (train_bn or not is_bn)
-    return chosen
 
 
 def preprocess_bgr(crops_uint8_bgr: np.ndarray) -> np.ndarray:
