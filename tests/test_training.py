@@ -144,6 +144,11 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), "--out", str(tmp_path / "e2"))
     summary = json.loads(output[output.rindex('{"model"') :].splitlines()[0])  # after the progress bar
     assert code == 0 and summary["split"] == "test" and summary["n_images"] == meta["split"]["counts"]["test"]
+    # The pipeline's int8 copy can be scored the same way.
+    code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), "--runtime", "onnx-int8",
+                           "--out", str(tmp_path / "e3"))  # fmt: skip
+    summary = json.loads(output[output.rindex('{"model"') :].splitlines()[0])
+    assert code == 0 and summary["runtime"] == "onnx-int8" and summary["split"] == "test"
 
 
 @needs_har

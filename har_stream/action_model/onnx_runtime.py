@@ -40,6 +40,7 @@ class OnnxActionModel:
         except Exception as exc:  # a damaged or foreign file: say which and why, no traceback
             raise ActionModelError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from exc
         self.path = path
+        self.folder = path.parent
         self.meta = meta
         self.name: str = meta["name"]
         self.classes: tuple[str, ...] = tuple(meta["classes"])

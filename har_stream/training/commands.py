@@ -128,6 +128,9 @@ def evaluate_command(
     ] = "auto",
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json and confusion.png (eval/<model>).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
+    runtime: Annotated[str, typer.Option(help="keras (the trained network) or onnx-int8 (the pipeline's copy).")] = (
+        "keras"
+    ),
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Score a model: top-1 accuracy, log loss, per-class precision/recall/F1 and a confusion matrix PNG.
@@ -142,12 +145,13 @@ def evaluate_command(
     from har_stream.weights import WeightsNotFoundError
 
     try:
-        result = evaluate(model, data, split, out, json_path)
+        result = evaluate(model, data, split, out, json_path, runtime)
     except (DatasetError, ActionModelError, WeightsNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     f = result.figures
-    summary = {k: f[k] for k in ("model", "split", "n_images", "accuracy", "log_loss", "balanced_accuracy", "macro_f1")}
+    keys = ("model", "runtime", "split", "n_images", "accuracy", "log_loss", "balanced_accuracy", "macro_f1")
+    summary = {k: f[k] for k in keys}
     summary.update(
         {"unreadable": f["unreadable"], "json": str(result.json_path), "confusion": str(result.confusion_png)}
     )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from har_stream.action_model.loading import KerasActionModel, load_action_model
+from har_stream.action_model.loading import load_action_model
 from har_stream.action_model.preprocess import square_resize
 from har_stream.training.dataset import LabelledImage, load_bgr, load_split, read_labels
 from har_stream.training.metrics import classification_report
@@ -29,7 +29,7 @@ class Evaluation:
     json_path: Path
 
 
-def select_rows(model: KerasActionModel, rows: list[LabelledImage], split: str) -> tuple[list[LabelledImage], str]:
+def select_rows(model: Any, rows: list[LabelledImage], split: str) -> tuple[list[LabelledImage], str]:
     """Rows to score: ``all``; ``train``/``val``/``test`` of the model's saved split; ``auto`` = the held-out
     test split when the data is the model's own training data, else every image."""
     split_file = model.folder / "split.csv" if model.folder else None
@@ -47,7 +47,7 @@ def select_rows(model: KerasActionModel, rows: list[LabelledImage], split: str) 
     return chosen, split
 
 
-def predict_rows(model: KerasActionModel, rows: list[LabelledImage], batch: int = 32) -> tuple[np.ndarray, list[int]]:
+def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32) -> tuple[np.ndarray, list[int]]:
     """Probabilities for every readable image; indices of the unreadable ones (reported and skipped)."""
     probs, skipped = [], []
     for start in tqdm(range(0, len(rows), batch), desc=f"evaluating {model.name}", unit="batch"):
@@ -66,16 +66,24 @@ def predict_rows(model: KerasActionModel, rows: list[LabelledImage], batch: int 
 
 
 def evaluate(
-    model_dir: str | Path, data: str | Path, split: str = "auto", out: Path | None = None, json_path: Path | None = None
+    model_dir: str | Path,
+    data: str | Path,
+    split: str = "auto",
+    out: Path | None = None,
+    json_path: Path | None = None,
+    runtime: str = "keras",
 ) -> Evaluation:
-    """Score a model on a labelled folder; write ``metrics.json`` and ``confusion.png`` to ``out``."""
-    model = load_action_model(model_dir)
+    """Score a model (on ``runtime``: keras or onnx-int8) on a labelled folder; write ``metrics.json`` and
+    ``confusion.png`` to ``out``."""
+    model = load_action_model(model_dir, runtime)
     rows, used_split = select_rows(model, read_labels(data), split)
     probs, skipped = predict_rows(model, rows)
-    kept = [r for i, r in enumerate(rows) if i not in set(skipped)]
+    unreadable = set(skipped)
+    kept = [r for i, r in enumerate(rows) if i not in unreadable]
     y_true = np.array([model.classes.index(r.label) for r in kept], dtype=np.int64)
     figures = classification_report(y_true, probs, model.classes)
-    figures.update({"model": model.name, "data": str(data), "split": used_split, "unreadable": len(skipped)})
+    figures.update({"model": model.name, "runtime": model.runtime, "data": str(data), "split": used_split})
+    figures["unreadable"] = len(skipped)
     out = out or Path("eval") / model.name
     out.mkdir(parents=True, exist_ok=True)
     confusion = plot_confusion(

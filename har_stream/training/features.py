@@ -33,8 +33,9 @@ VIEWS = ("orig", "flip", "jitter")
 def feature_cache_dir() -> Path:
     """``$HAR_STREAM_FEATURE_CACHE`` or ``~/.cache/har-stream/features``."""
     env = os.environ.get("HAR_STREAM_FEATURE_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "har-stream"
-    return (base if env else base / "features").expanduser()
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "har-stream" / "features"
 
 
 def make_view(image: np.ndarray, size: int, view: str, seed: int) -> np.ndarray:
