@@ -126,7 +126,9 @@ def evaluate_command(
             help="auto (held-out test split on the model's own data, else all images), all, train, val or test."
         ),
     ] = "auto",
-    out: Annotated[Path | None, typer.Option(help="Folder for metrics.json and confusion.png (eval/<model>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for metrics.json and confusion.png (out/eval/<model>).")
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
     runtime: Annotated[str, typer.Option(help="keras (the trained network) or onnx-int8 (the pipeline's copy).")] = (
         "keras"

@@ -84,7 +84,7 @@ def evaluate(
     figures = classification_report(y_true, probs, model.classes)
     figures.update({"model": model.name, "runtime": model.runtime, "data": str(data), "split": used_split})
     figures["unreadable"] = len(skipped)
-    out = out or Path("eval") / model.name
+    out = out or Path("out") / "eval" / model.name
     out.mkdir(parents=True, exist_ok=True)
     confusion = plot_confusion(
         np.array(figures["confusion_matrix"]), list(model.classes), out / "confusion.png",
