@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from har_stream.log_setup import setup_logging
 from har_stream.training.commands import (
     evaluate_command,
     pose_ablation_command,
@@ -37,17 +38,6 @@ def _root() -> None:
     Detects and tracks people, classifies each person's action, applies YAML alert rules, and draws
     flagged people red and everyone else green.
     """
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    for noisy in ("ultralytics", "h5py", "absl", "tensorflow"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -114,7 +104,7 @@ def run(
     Ctrl-C (or SIGTERM) stops cleanly: the export is finalised and playable, open alerts get an end record.
     The last line on stdout is the run summary as JSON.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     from har_stream.action_model.base import ActionModelError
     from har_stream.api import build_config
     from har_stream.config.loading import ConfigError
@@ -239,7 +229,7 @@ def serve(
     search stored alerts; /docs for the API. Alerts are also POSTed to notify.webhooks and published to
     notify.mqtt. Ctrl-C (or SIGTERM) stops cleanly: open alerts get an end record and are delivered.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     from har_stream.config.loading import ConfigError
     from har_stream.config.site import load_site
 
@@ -314,7 +304,7 @@ def bench(
     person crop of every frame, one at a time. Prints one JSON object as the last line: fps, baseline_fps,
     speedup, frames, per-stage mean/p95 ms, people and classifier calls per frame, frame age, peak RSS.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     from har_stream.api import build_config
     from har_stream.bench.runner import run_benchmark
     from har_stream.config.loading import ConfigError
@@ -350,7 +340,7 @@ def quantize_detector_command(
 
     Frames are spread evenly over each video; images are drawn from each folder with a fixed seed.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     from har_stream.detection.calibration import load_calibration_images
     from har_stream.detection.quantize import int8_name, quantize_detector
     from har_stream.detection.weights import resolve_detector_weights

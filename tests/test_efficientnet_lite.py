@@ -19,6 +19,7 @@ import pytest
 
 from har_stream.action_model import efficientnet_lite as lite  # imports the TF guard before torch/keras
 from har_stream.action_model import square_resize
+from har_stream.action_model.preprocess import lite_preprocess_bgr
 from har_stream.weights import WeightsNotFoundError
 from tests.conftest import SHARED, require
 
@@ -85,7 +86,7 @@ def lite0() -> keras.Model:
 
 def test_lite0_matches_plain_torch_on_real_photos(lite0: keras.Model) -> None:
     crops = photos(224)
-    x = lite.preprocess_bgr(crops)
+    x = lite_preprocess_bgr(crops)
     path = lite.locate_lite_weights("lite0")
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     with torch.no_grad():
@@ -114,7 +115,7 @@ def test_matches_the_packages_torch_model(variant: str, request: pytest.FixtureR
     spec = lite.LITE_VARIANTS[variant]
     path = lite.locate_lite_weights(variant)
     reference = EfficientNet.from_pretrained(f"efficientnet-{variant}", weights_path=str(path)).eval()
-    x = lite.preprocess_bgr(photos(spec.input_size))
+    x = lite_preprocess_bgr(photos(spec.input_size))
     with torch.no_grad():
         expected = reference.extract_features(torch.from_numpy(x).permute(0, 3, 1, 2)).mean((2, 3)).numpy()
     model = request.getfixturevalue("lite0") if variant == "lite0" else lite.build_efficientnet_lite(variant)
@@ -130,7 +131,7 @@ def test_stage_outputs_are_the_cut_points_for_fine_tuning(lite0: keras.Model) ->
     # Each cut point's output feeds the rest of the network: the top part rebuilt from it gives the same features.
     import keras
 
-    x = lite.preprocess_bgr(photos(224))
+    x = lite_preprocess_bgr(photos(224))
     for cut in outputs[-3:-1]:
         top = keras.Model(lite0.get_layer(cut).output, lite0.output)
         trunk = keras.Model(lite0.input, lite0.get_layer(cut).output)
@@ -140,11 +141,11 @@ def test_stage_outputs_are_the_cut_points_for_fine_tuning(lite0: keras.Model) ->
 def test_preprocess_is_rgb_and_centred() -> None:
     bgr = np.zeros((1, 2, 2, 3), np.uint8)
     bgr[..., 0] = 255  # blue
-    out = lite.preprocess_bgr(bgr)
+    out = lite_preprocess_bgr(bgr)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[0, 0, 0], [-127 / 128, -127 / 128, 1.0])
     with pytest.raises(ValueError):
-        lite.preprocess_bgr(bgr[0])
+        lite_preprocess_bgr(bgr[0])
 
 
 def test_missing_weights_list_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

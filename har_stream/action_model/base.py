@@ -27,3 +27,12 @@ class ActionModel(Protocol):
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of square BGR crops."""
         ...
+
+
+def check_crops(model: ActionModel, crops: np.ndarray) -> bool:
+    """True when ``crops`` is a non-empty batch of the model's input shape; False when empty; ValueError else."""
+    if len(crops) == 0:
+        return False
+    if crops.shape[1:] != (model.input_size, model.input_size, 3):
+        raise ValueError(f"{model.name}: expected crops of shape (N, {model.input_size}, {model.input_size}, 3)")
+    return True

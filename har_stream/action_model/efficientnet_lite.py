@@ -17,7 +17,8 @@ Keras and copies the weights, so no torch model code is needed at run time (torc
   training-only regulariser and is left out.
 
 Input: ``(size, size, 3)`` float32 RGB normalised as ``(x - 127) / 128`` (the TensorFlow Lite checkpoints'
-``MEAN_RGB = 127``, ``STDDEV_RGB = 128``); :func:`preprocess_bgr` does it from BGR uint8 crops.
+``MEAN_RGB = 127``, ``STDDEV_RGB = 128``); :func:`har_stream.action_model.preprocess.lite_preprocess_bgr` does
+it from BGR uint8 crops.
 
 Layer names: ``stem_conv_pad``/``stem_conv``/``stem_bn``/``stem_relu``; ``block{s}_{r}_{part}`` for stage
 ``s`` (1..7) and repeat ``r`` (1..n) with parts ``expand_conv``, ``expand_bn``, ``expand_relu`` (not in stage 1),
@@ -36,12 +37,8 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
-from har_stream.action_model.preprocess import lite_preprocess_bgr
 from har_stream.weights import PackagedWeights, WeightsResolver
 
-#: Normalisation of the TensorFlow Lite checkpoints the torch files were converted from (RGB, 0..255 input).
-MEAN_RGB = 127.0
-STD_RGB = 128.0
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
 STEM_FILTERS = 32
@@ -309,14 +306,6 @@ def imagenet_classifier(variant: str = "lite0", weights: str | Path | None = Non
     """The torch file's ImageNet classifier as ``(kernel (1280, 1000), bias (1000,))``: logits = f @ k + b."""
     state = read_torch_state_dict(locate_lite_weights(variant, weights))
     return state["_fc.weight"].T.copy(), state["_fc.bias"].copy()
-
-
-def preprocess_bgr(crops_uint8_bgr: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) uint8 BGR -> float32 RGB ``(x - 127) / 128``, the input :func:`build_efficientnet_lite` expects.
-
-    Resizing is the caller's job (e.g. :func:`har_stream.action_model.square_resize` to ``input_size``).
-    """
-    return lite_preprocess_bgr(crops_uint8_bgr)
 
 
 def lite_stage_outputs(variant: str = "lite0") -> list[str]:

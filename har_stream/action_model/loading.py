@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from har_stream.action_model.base import ActionModelError
+from har_stream.action_model.base import ActionModelError, check_crops
 from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
 from har_stream.action_model.preprocess import preprocessor_for
 from har_stream.action_model.vgg16 import BackboneWeights
@@ -53,10 +53,8 @@ class KerasActionModel:
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""
-        if len(crops) == 0:
+        if not check_crops(self, crops):
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        if crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ValueError(f"{self.name}: expected crops of shape (N, {self.input_size}, {self.input_size}, 3)")
         return np.asarray(self._forward(self._preprocess(crops)), dtype=np.float32)
 
 

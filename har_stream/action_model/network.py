@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from har_stream.action_model import vgg16
+from har_stream.action_model.preprocess import preprocessor_for
 from har_stream.action_model.vgg16 import BackboneWeights
 
 HEAD_PREFIX = "head_"
@@ -46,7 +47,7 @@ def _vgg16_spec() -> BackboneSpec:
     return BackboneSpec(
         name="vgg16",
         input_size=vgg16.INPUT_SIZE,
-        preprocess=vgg16.preprocess_bgr,
+        preprocess=preprocessor_for("vgg16"),
         resolve_weights=lambda w: vgg16.resolve_vgg16_weights("auto" if w is None else w),
         build=vgg16.build_vgg16,
         block_outputs=tuple(f"{block}_pool" for block in vgg16.BLOCKS),
@@ -73,7 +74,7 @@ def _lite_spec(variant: str) -> BackboneSpec:
     return BackboneSpec(
         name=f"efficientnet_{variant}",
         input_size=spec.input_size,
-        preprocess=lite.preprocess_bgr,
+        preprocess=preprocessor_for(f"efficientnet_{variant}"),
         resolve_weights=resolve,
         build=build,
         block_outputs=tuple(lite.lite_stage_outputs(variant)),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from har_stream.action_model.base import ActionModelError
+from har_stream.action_model.base import ActionModelError, check_crops
 from har_stream.action_model.preprocess import preprocessor_for
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,8 @@ class OnnxActionModel:
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""
-        if len(crops) == 0:
+        if not check_crops(self, crops):
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        if crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ValueError(f"{self.name}: expected crops of shape (N, {self.input_size}, {self.input_size}, 3)")
         probs = self.session.run(None, {INPUT_NAME: self._preprocess(crops)})[0]
         return np.asarray(probs, dtype=np.float32)
 

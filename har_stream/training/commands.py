@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from har_stream.log_setup import setup_logging
+
 DATA_HELP = "Folder with labels.csv (filename,label) and images/, e.g. ../shared/data/har (or the CSV itself)."
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
-    )
 
 
 def train_command(
@@ -76,7 +71,7 @@ def train_command(
     and card.md into --out. Backbone features are cached (~/.cache/har-stream/features), so later runs with
     other head settings take seconds.
     """
-    _logging(log_level)
+    setup_logging(log_level)
     import har_stream.action_model  # noqa: F401  (makes importing TensorFlow next to PyTorch safe)
     from har_stream.training.dataset import DatasetError
     from har_stream.training.trainer import TrainOptions, train
@@ -139,7 +134,7 @@ def evaluate_command(
 
     Prints the summary figures as JSON (keys accuracy, log_loss, n_images, ...).
     """
-    _logging(log_level)
+    setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
     from har_stream.action_model.base import ActionModelError
     from har_stream.training.dataset import DatasetError
@@ -171,7 +166,7 @@ def pose_ablation_command(
     Runs the detector on every image (cached), trains the same head with and without the pose vector, prints
     the accuracies as JSON and adds them to the model's model.json and card.md.
     """
-    _logging(log_level)
+    setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
     from har_stream.training.pose_ablation import run_pose_ablation
 
@@ -189,7 +184,7 @@ def quantize_classifier_command(
 
     ``har-stream train`` does this already; use it for models trained with --no-int8 or by older versions.
     """
-    _logging(log_level)
+    setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
     from har_stream.training.int8 import add_int8_copy
 

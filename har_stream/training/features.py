@@ -74,9 +74,9 @@ class FeatureSet:
         return np.array([row.class_index for row in self.rows], dtype=np.int64)
 
 
-def _cache_key(spec: BackboneSpec, weights_tag: str, cut: str, view: str, rows: Sequence[LabelledImage]) -> str:
-    digest = hashlib.sha1()
-    digest.update(json.dumps([spec.name, spec.input_size, weights_tag, cut, view]).encode())
+def cache_key(parts: Sequence[object], rows: Sequence[LabelledImage]) -> str:
+    """Short hash of ``parts`` and the images (path and size): the file name of a cached result."""
+    digest = hashlib.sha1(json.dumps(list(parts), default=str).encode())
     for row in rows:
         digest.update(f"{row.path}:{row.path.stat().st_size}\n".encode())
     return digest.hexdigest()[:20]
@@ -105,7 +105,8 @@ def extract_features(
 ) -> FeatureSet:
     """Run ``trunk`` (backbone up to ``cut``) over ``rows`` once, caching float16 features on disk."""
     rows = list(rows)
-    path = feature_cache_dir() / f"{spec.name}-{cut}-{view}-{_cache_key(spec, weights_tag, cut, view, rows)}.npz"
+    key = cache_key([spec.name, spec.input_size, weights_tag, cut, view], rows)
+    path = feature_cache_dir() / f"{spec.name}-{cut}-{view}-{key}.npz"
     if cache and path.is_file():
         with np.load(path) as stored:
             log.info("features from cache %s", path)

@@ -6,7 +6,6 @@ pose vector appended (17 keypoints relative to the person box, their confidences
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -18,7 +17,7 @@ from tqdm import tqdm
 from har_stream.action_model.loading import load_action_model
 from har_stream.action_model.network import backbone_spec
 from har_stream.training.dataset import LabelledImage, load_bgr, load_split, read_labels
-from har_stream.training.features import extract_features, feature_cache_dir
+from har_stream.training.features import cache_key, extract_features, feature_cache_dir
 from har_stream.training.fitting import FitSettings, fit, predict_features
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,7 @@ def pose_vector(detections: Any) -> np.ndarray:
 
 def pose_vectors(rows: list[LabelledImage], detector: Any) -> np.ndarray:
     """Pose vector per image (cached on disk, keyed by the image list and the detector model)."""
-    digest = hashlib.sha1(str(detector.model_path).encode())
-    for row in rows:
-        digest.update(f"{row.path}:{row.path.stat().st_size}\n".encode())
-    path = feature_cache_dir() / f"pose-{digest.hexdigest()[:20]}.npy"
+    path = feature_cache_dir() / f"pose-{cache_key([detector.model_path], rows)}.npy"
     if path.is_file():
         return np.load(path)
     out = np.zeros((len(rows), POSE_DIM), dtype=np.float32)
