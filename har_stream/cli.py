@@ -357,6 +357,165 @@ def quantize_detector_command(
     typer.echo(str(target))
 
 
+@app.command("evaluate-video")
+def evaluate_video_command(
+    clips: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of clips with labels.csv (file,label[,group]), e.g. ../shared/videos/cctv. A clip is "
+            "positive for an action when its label is that action; every other label is a negative."
+        ),
+    ],
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", help="Config whose rules name the actions to score (their thresholds decide the alerts)."
+        ),
+    ] = Path("configs/cctv.yaml"),
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for results.json, roc_<action>.png and contact_sheet.jpg "
+            "(default: out/eval-video/<config stem>)."
+        ),
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Process at most this many frames of each clip (default: all).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a config value, KEY=VALUE with a dotted key, e.g. --set classifier.model=vgg16_improved "
+            "--set detector.imgsz=960. Repeatable.",
+        ),
+    ] = None,
+    split: Annotated[
+        Path | None,
+        typer.Option(
+            help="Clip split CSV (file,...,part) from split-clips; needs --part. Clips it does not list are left out."
+        ),
+    ] = None,
+    part: Annotated[str | None, typer.Option(help="train, val or test: evaluate only that part of --split.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over the clips.")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Run the whole pipeline over labelled clips and score each action the config's rules flag.
+
+    A clip's score for an action is the highest evidence for that action (its column of the smoothed per-person
+    scores, the value rules compare with min_confidence) that any tracked person reached on any frame. From the
+    scores: AUROC per action; from the alerts the rules raise: alert recall (share of the action's clips with an
+    alert of it), false-alarm rate (share of all other clips with one; also on clips labelled none) and the
+    median media time of the first alert. Outputs (export, events, window) are off whatever the config says.
+
+    Writes results.json, roc_<action>.png and contact_sheet.jpg (worst misses and false alarms, each clip's
+    peak frame with the overlay) to --out and prints a summary table. A clip that cannot be read is reported
+    in results.json with an "error" and left out of the figures.
+    """
+    setup_logging(log_level)
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.api import build_config
+    from har_stream.clips import ClipLabelError, read_clip_labels
+    from har_stream.config.loading import ConfigError
+    from har_stream.detection.detector import DetectorError
+    from har_stream.video_eval.evaluation import evaluate_video
+    from har_stream.video_eval.results import summary_table
+    from har_stream.video_eval.runner import build_pipeline
+    from har_stream.video_eval.selection import ClipSelectionError, flagged_actions, select_split_part
+    from har_stream.weights import WeightsNotFoundError
+
+    if (split is None) != (part is None):
+        raise _fail("--split and --part go together: pass both (e.g. --split models/cctv_split.csv --part val)", 2)
+    try:
+        cfg = build_config(config, overrides=_parse_overrides(overrides or []))
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    actions = flagged_actions(cfg)
+    if not actions:
+        raise _fail(f"{config}: no rule names an action to score ('*' and 'unknown' do not count)", 2)
+    try:
+        labelled = read_clip_labels(clips)
+        if split is not None and part is not None:
+            labelled = select_split_part(labelled, split, part)
+    except (ClipLabelError, ClipSelectionError) as exc:
+        raise _fail(str(exc)) from None
+    log.info("evaluating %d clips for %s", len(labelled), ", ".join(actions))
+    try:
+        pipeline = build_pipeline(cfg)
+    except (WeightsNotFoundError, ActionModelError, DetectorError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted while loading models; nothing was written", 130) from None
+    out = out or Path("out") / "eval-video" / config.stem
+    details = {"clips_folder": str(clips), "split": str(split) if split else None, "part": part}
+    try:
+        result = evaluate_video(
+            cfg, labelled, out, config_name=str(config), json_path=json_path, max_frames=max_frames,
+            pipeline=pipeline, progress=progress, details=details,
+        )  # fmt: skip
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    clip_run = result.run
+    evaluated = len(clip_run.clips) - len(clip_run.skipped)
+    typer.echo(f"{result.document['model']} on {evaluated} clips of {clips}" + (f" ({part})" if part else ""))
+    typer.echo(summary_table(result.summary))
+    for path in [*result.json_paths, *result.roc_pngs.values(), result.contact_sheet]:
+        typer.echo(f"wrote {path}")
+    if clip_run.skipped:
+        typer.echo(f"{len(clip_run.skipped)} clips could not be read: {', '.join(clip_run.skipped)}", err=True)
+    if clip_run.interrupted:
+        raise _fail("interrupted: the figures cover the clips finished before Ctrl-C", 130)
+    if evaluated == 0:
+        raise _fail("no clip could be evaluated")
+
+
+@app.command("split-clips")
+def split_clips_command(
+    clips: Annotated[Path, typer.Option(help="Folder of clips with labels.csv (file,label[,group]).")],
+    out: Annotated[Path, typer.Option(help="Split CSV to write (file,label,group,part).")],
+    seed: Annotated[int, typer.Option(help="Seed of the order in which groups are shared out.")] = 0,
+    pins: Annotated[
+        list[str] | None,
+        typer.Option("--pin", help="Put a recording group in a part, GROUP=PART (train, val or test). Repeatable."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Split labelled clips into train / val / test by recording group (every clip of a group in one part).
+
+    Each part gets about its share (60/15/25 %) of every label. Prints the clips per part and label.
+    """
+    setup_logging(log_level)
+    from collections import Counter
+
+    from har_stream.clips import ClipLabelError, read_clip_labels, save_clip_split, split_clips_by_group
+    from har_stream.clips.split import PARTS
+
+    pinned: dict[str, str] = {}
+    for item in pins or []:
+        group, sep, part = item.partition("=")
+        if not sep or not group.strip() or not part.strip():
+            raise _fail(f"--pin expects GROUP=PART, e.g. surv_video_03=test; got {item!r}", 2)
+        pinned[group.strip()] = part.strip()
+    try:
+        labelled = read_clip_labels(clips)
+        split = split_clips_by_group(labelled, seed=seed, pinned=pinned)
+    except ClipLabelError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        save_clip_split(out, labelled, split)
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    counts = Counter((split[clip.file], clip.label) for clip in labelled)
+    for part_name in PARTS:
+        per_label = ", ".join(f"{label} {n}" for (p, label), n in sorted(counts.items()) if p == part_name)
+        total = sum(n for (p, _), n in counts.items() if p == part_name)
+        typer.echo(f"{part_name}: {total} clips ({per_label or 'none'})")
+    typer.echo(f"wrote {out}")
+
+
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)

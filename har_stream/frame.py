@@ -14,6 +14,7 @@ SPEED = "speed"  # (N,) box heights per second, from the tracker
 ACTION_PROBS = "action_probs"  # (N, C) raw classifier probabilities; NaN rows where not classified now
 ACTION = "action"  # (N,) smoothed action label (str)
 ACTION_CONFIDENCE = "action_confidence"  # (N,) smoothed probability of that label
+ACTION_SCORES = "action_scores"  # (N, C) per-person evidence for each action (columns: record.action_classes)
 FLAGGED = "flagged"  # (N,) bool: an alert is active for this person
 ALERT_RULE = "alert_rule"  # (N,) name of the rule that flags the person, "" if none
 
@@ -40,6 +41,8 @@ class FrameRecord:
     alerts: list[Any] = field(default_factory=list)  # AlertEvent objects started or ended on this frame
     active_alerts: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
+    #: Names of the columns of ``data['action_scores']`` (set by the smoothing stage).
+    action_classes: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:

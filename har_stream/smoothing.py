@@ -9,7 +9,7 @@ import numpy as np
 
 from har_stream.actions import UNKNOWN_ACTION
 from har_stream.config.schema import SmoothingConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_PROBS, FrameRecord
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_PROBS, ACTION_SCORES, FrameRecord
 
 
 @dataclass
@@ -60,6 +60,11 @@ class ActionSmoother:
             return UNKNOWN_ACTION, 0.0
         return self.classes[state.label], float(state.scores[state.label])
 
+    def scores(self, track_id: int) -> np.ndarray | None:
+        """The track's smoothed score per class (None if never classified)."""
+        state = self._tracks.get(track_id)
+        return None if state is None else state.scores
+
     def forget(self, track_ids: list[int]) -> None:
         """Drop ended tracks."""
         for track_id in track_ids:
@@ -69,12 +74,17 @@ class ActionSmoother:
         return len(self._tracks)
 
     def __call__(self, record: FrameRecord) -> FrameRecord:
-        """Pipeline stage: set ``data['action']`` and ``data['action_confidence']`` for every person."""
+        """Pipeline stage: set ``data['action']``, ``data['action_confidence']`` and ``data['action_scores']``.
+
+        ``action_scores`` holds every class's smoothed score (zeros for people never classified); its columns
+        are named by ``record.action_classes``. Rules judge a listed action by its score there.
+        """
         self.forget(record.ended_tracks)
         detections = record.detections
         n = len(detections)
         labels = np.full(n, UNKNOWN_ACTION, dtype=object)
         confidences = np.zeros(n, dtype=np.float32)
+        scores = np.zeros((n, len(self.classes)), dtype=np.float32)
         probs = detections.data.get(ACTION_PROBS)
         for i in range(n):
             track_id = int(detections.tracker_id[i])
@@ -83,6 +93,11 @@ class ActionSmoother:
                 labels[i], confidences[i] = self.update(track_id, row)
             else:
                 labels[i], confidences[i] = self.current(track_id)
+            smoothed = self.scores(track_id)
+            if smoothed is not None:
+                scores[i] = smoothed
         detections.data[ACTION] = labels
         detections.data[ACTION_CONFIDENCE] = confidences
+        detections.data[ACTION_SCORES] = scores
+        record.action_classes = self.classes
         return record

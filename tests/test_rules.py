@@ -10,7 +10,7 @@ import pytest
 import supervision as sv
 
 from har_stream.config import RuleConfig, ZoneConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, ALERT_RULE, FLAGGED, SPEED, FrameRecord
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, ALERT_RULE, FLAGGED, SPEED, FrameRecord
 from har_stream.rules import RuleEngine, ZoneError, schedule_active
 
 WIDTH, HEIGHT = 640, 480
@@ -226,3 +226,37 @@ def test_schedule_windows(schedule, when, active) -> None:
 
     config = ScheduleConfig(**schedule) if schedule else None
     assert schedule_active(config, dt.datetime.fromisoformat(when)) is active
+
+
+def scored(t: float, label: str, scores: dict[str, float], classes: tuple[str, ...]) -> FrameRecord:
+    """A one-person record whose smoothed label is ``label`` and whose per-action scores are ``scores``."""
+    record = frame(t, Person(action=label, confidence=scores.get(label, 0.0)))
+    record.detections.data[ACTION_SCORES] = np.array([[scores.get(c, 0.0) for c in classes]], dtype=np.float32)
+    record.action_classes = classes
+    return record
+
+
+def test_rule_judges_the_listed_actions_score_not_only_the_top_label() -> None:
+    classes = ("fighting", "hugging", "walking")
+    engine = RuleEngine([rule(actions=["fighting"], min_confidence=0.4)], [])
+    # The label says hugging (0.45 > 0.42) but the fighting evidence is above the rule's threshold: it fires.
+    events = run_engine(engine, [scored(0.0, "hugging", {"fighting": 0.42, "hugging": 0.45}, classes)])
+    assert [e[1] for e in events] == ["alert_start"]
+    start = engine(scored(0.1, "hugging", {"fighting": 0.42, "hugging": 0.45}, classes))
+    assert start.detections.data[FLAGGED].tolist() == [True]
+    # Below the threshold it does not fire, even when fighting is the label.
+    quiet = RuleEngine([rule(actions=["fighting"], min_confidence=0.5)], [])
+    assert run_engine(quiet, [scored(0.0, "fighting", {"fighting": 0.45, "walking": 0.3}, classes)]) == []
+
+
+def test_alert_names_the_best_scoring_listed_action() -> None:
+    classes = ("fighting", "running", "walking")
+    engine = RuleEngine([rule(actions=["fighting", "running"], min_confidence=0.3)], [])
+    record = engine(scored(0.0, "walking", {"fighting": 0.31, "running": 0.35, "walking": 0.34}, classes))
+    assert [(e.type, e.action, e.confidence) for e in record.alerts] == [("alert_start", "running", 0.35)]
+
+
+def test_background_classes_are_valid_rule_actions_and_typos_are_named() -> None:
+    assert RuleConfig(name="idle", actions=["standing", "other"]).actions == ["standing", "other"]
+    with pytest.raises(ValueError, match="unknown action 'walkng'"):
+        RuleConfig(name="bad", actions=["walkng"])

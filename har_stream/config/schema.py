@@ -14,7 +14,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
-from har_stream.actions import ACTIONS, UNKNOWN_ACTION
+from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
 
 #: In a rule's ``actions`` list, matches every label, ``unknown`` included.
 ANY_ACTION = "*"
@@ -231,7 +231,7 @@ class RuleConfig(_Strict):
     """Which actions are flagged, where, when, and for how long before an alert starts."""
 
     name: Name
-    #: Action names (see ``har_stream.actions.ACTIONS``), "unknown", or "*" for any.
+    #: Action names (see ``har_stream.actions.ALL_ACTIONS``), "unknown", or "*" for any.
     actions: list[str] = Field(min_length=1)
     min_confidence: Fraction = 0.5
     #: The condition must hold this long before the alert starts.
@@ -251,12 +251,12 @@ class RuleConfig(_Strict):
     @field_validator("actions")
     @classmethod
     def _known_actions(cls, actions: list[str]) -> list[str]:
-        allowed = (*ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
+        allowed = (*ALL_ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
         for i, action in enumerate(actions):
             if action not in allowed:
                 hint = _closest(action, allowed)
                 raise ValueError(
-                    f"item {i}: unknown action {action!r}{hint}; known actions: {', '.join(ACTIONS)}, "
+                    f"item {i}: unknown action {action!r}{hint}; known actions: {', '.join(ALL_ACTIONS)}, "
                     f"{UNKNOWN_ACTION}, or '*' for any"
                 )
         if len(set(actions)) != len(actions):

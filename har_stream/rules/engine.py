@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from har_stream.actions import UNKNOWN_ACTION
 from har_stream.config.schema import ANY_ACTION, SEVERITIES, RuleConfig, ZoneConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, ALERT_RULE, FLAGGED, SPEED, FrameRecord
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, ALERT_RULE, FLAGGED, SPEED, FrameRecord
 from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
 from har_stream.rules.schedule import schedule_active
 from har_stream.rules.zones import ZoneSet
@@ -44,10 +45,11 @@ class _RuleState:
 class RuleEngine:
     """Decides, per person and rule, when an alert starts and ends.
 
-    A rule's condition holds when the person's smoothed action is listed (or the rule lists ``*``) with at
-    least ``min_confidence``, the speed is within bounds, the box's bottom centre is in one of the rule's
-    zones, and the schedule is active. The alert starts once the condition has held for
-    ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
+    A rule's condition holds when the person's evidence for one of the listed actions (its column of
+    ``data['action_scores']``) is at least ``min_confidence`` (rules listing ``*`` or ``unknown``, and records
+    without scores, judge the smoothed label and its confidence instead), the speed is within bounds, the box's
+    bottom centre is in one of the rule's zones, and the schedule is active. The alert starts once the condition has
+    held for ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``.
     """
@@ -84,17 +86,17 @@ class RuleEngine:
             membership = self._zones_for(record).membership(detections) if self.zone_configs else {}
             local = dt.datetime.fromtimestamp(record.wall_time)
             active_schedules = [schedule_active(rule.schedule, local) for rule in self.rules]
-            actions = detections.data[ACTION]
-            confidences = detections.data[ACTION_CONFIDENCE]
+            evidence = [self._evidence(rule, record) for rule in self.rules]
             speeds = detections.data.get(SPEED, np.zeros(n, dtype=np.float32))
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
                 for r, rule in enumerate(self.rules):
                     zone = self._zone_of(rule, membership, i)
+                    actions, confidences, matches = evidence[r]
                     holds = (
                         active_schedules[r]
-                        and (ANY_ACTION in rule.actions or actions[i] in rule.actions)
+                        and bool(matches[i])
                         and confidences[i] >= rule.min_confidence
                         and (rule.min_speed is None or speeds[i] >= rule.min_speed)
                         and (rule.max_speed is None or speeds[i] <= rule.max_speed)
@@ -122,6 +124,21 @@ class RuleEngine:
         record.alerts.extend(events)
         record.active_alerts = self.active
         return record
+
+    @staticmethod
+    def _evidence(rule: RuleConfig, record: FrameRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per person: the action a rule judges, its score, and whether it is one the rule lists."""
+        data = record.detections.data
+        scores = data.get(ACTION_SCORES)
+        columns = [record.action_classes.index(a) for a in rule.actions if a in record.action_classes]
+        label_based = ANY_ACTION in rule.actions or UNKNOWN_ACTION in rule.actions
+        if scores is None or label_based or not columns:
+            labels = data[ACTION]
+            matches = np.array([ANY_ACTION in rule.actions or a in rule.actions for a in labels], dtype=bool)
+            return labels, data[ACTION_CONFIDENCE], matches
+        best = np.asarray(columns)[np.argmax(scores[:, columns], axis=1)]
+        labels = np.array([record.action_classes[c] for c in best], dtype=object)
+        return labels, scores[np.arange(len(best)), best], np.ones(len(best), dtype=bool)
 
     @staticmethod
     def _zone_of(rule: RuleConfig, membership: dict[str, np.ndarray], i: int) -> str | None:

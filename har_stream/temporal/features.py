@@ -1,0 +1,210 @@
+"""Per-track window features for the temporal model: how a person's body, limbs and neighbours moved over the
+last second, from the boxes and 17 pose keypoints the detector and tracker already give.
+
+Everything is normalised by the person's box height (so it does not depend on resolution or distance) and by
+time in seconds (so it does not depend on the frame rate). Keypoints seen with confidence below
+``MIN_KEYPOINT_CONF`` count as missing: features that need them are NaN, which the tree model treats as
+"not seen" (it learned what to do when they are missing), and the share of limbs seen is itself a feature.
+People shorter than ``MIN_PERSON_PX`` get no limb features at all (their keypoints are guesses).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WINDOW_S = 1.0
+MIN_KEYPOINT_CONF = 0.3
+MIN_PERSON_PX = 40.0
+MIN_WINDOW_FRAMES = 4
+
+_WRISTS, _ELBOWS, _KNEES, _ANKLES = (9, 10), (7, 8), (13, 14), (15, 16)
+_SHOULDERS, _HIPS = (5, 6), (11, 12)
+_LIMBS = {"wrist": _WRISTS, "elbow": _ELBOWS, "knee": _KNEES, "ankle": _ANKLES, "head": (0,)}
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "coverage",  # share of the window with frames of this track
+    "log_height_px",
+    "height_share",  # box height / frame height
+    "body_speed",  # net displacement of the box bottom centre, box heights per second
+    "body_path_speed",  # path length of the bottom centre, box heights per second
+    "height_change",  # |d log height| per second (approaching / leaving the camera, falling)
+    "aspect_mean",
+    "aspect_std",
+    "keypoints_seen",  # mean share of confident keypoints
+    *(f"{limb}_{stat}" for limb in _LIMBS for stat in ("speed_mean", "speed_max", "seen")),
+    "limb_speed_max",  # fastest wrist/ankle relative to the hips
+    "pose_spread",  # std over time of the normalised pose
+    "wrist_above_shoulder",  # highest wrist above the shoulders, box heights
+    "ankle_crossings",  # sign changes per second of the ankles' left-right offset (gait cadence)
+    "ankle_offset_std",
+    "knee_angle_std",
+    "nearest_gap",  # gap to the nearest other person's box, in box heights (5 when alone)
+    "nearest_overlap",  # largest IoU with another person's box
+    "nearest_relative_speed",  # speed relative to the nearest person, box heights per second
+    "people_within_1h",
+    "limbs_in_other_box",  # share of frames with a wrist or ankle inside another person's box
+)
+
+
+@dataclass
+class _Frame:
+    t: float
+    box: np.ndarray
+    keypoints: np.ndarray
+
+
+@dataclass
+class TrackHistory:
+    """The last ``keep_s`` seconds of one track's boxes and keypoints."""
+
+    keep_s: float = WINDOW_S + 0.25
+    frames: collections.deque[_Frame] = field(default_factory=collections.deque)
+
+    def add(self, t: float, box: np.ndarray, keypoints: np.ndarray) -> None:
+        """Append one observation and drop the ones older than ``keep_s``."""
+        self.frames.append(_Frame(t, np.asarray(box, dtype=np.float32), np.asarray(keypoints, dtype=np.float32)))
+        while self.frames and t - self.frames[0].t > self.keep_s:
+            self.frames.popleft()
+
+    def window(self, t: float, window_s: float = WINDOW_S) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times (n,), boxes (n, 4) and keypoints (n, 17, 3) within ``window_s`` before ``t``."""
+        chosen = [f for f in self.frames if t - f.t <= window_s + 1e-6]
+        if not chosen:
+            return np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32)
+        return (
+            np.array([f.t for f in chosen]),
+            np.stack([f.box for f in chosen]),
+            np.stack([f.keypoints for f in chosen]),
+        )
+
+
+def _gap_and_iou(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dx = np.maximum(0, np.maximum(others[:, 0] - box[2], box[0] - others[:, 2]))
+    dy = np.maximum(0, np.maximum(others[:, 1] - box[3], box[1] - others[:, 3]))
+    gap = np.hypot(dx, dy)
+    iw = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    ih = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    inter = iw * ih
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return gap, inter / np.maximum(area + areas - inter, 1e-6)
+
+
+def _nanstat(fn, values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(fn(values)) if len(values) else float("nan")
+
+
+def window_features(
+    times: np.ndarray,
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    frame_height: int,
+    others: np.ndarray,
+    other_velocities: np.ndarray,
+    other_boxes_window: list[np.ndarray] | None = None,
+    window_s: float = WINDOW_S,
+) -> np.ndarray | None:
+    """The feature vector (see :data:`FEATURE_NAMES`) of one track's window, or None with too few frames.
+
+    ``others``: the other people's boxes on the newest frame (M, 4); ``other_velocities``: their bottom-centre
+    velocities in pixels per second (M, 2); ``other_boxes_window``: per frame of the window, the other people's
+    boxes (for "limbs inside another's box"; the newest boxes are used when not given).
+    """
+    n = len(times)
+    if n < MIN_WINDOW_FRAMES:
+        return None
+    f = dict.fromkeys(FEATURE_NAMES, float("nan"))
+    duration = max(float(times[-1] - times[0]), 1e-3)
+    heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    widths = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+    h = float(np.median(heights))
+    bottom = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+    steps = np.diff(bottom, axis=0)
+    f["coverage"] = min(1.0, duration / window_s)
+    f["log_height_px"] = float(np.log(h))
+    f["height_share"] = h / max(frame_height, 1)
+    f["body_speed"] = float(np.hypot(*(bottom[-1] - bottom[0])) / h / duration)
+    f["body_path_speed"] = float(np.hypot(steps[:, 0], steps[:, 1]).sum() / h / duration)
+    f["height_change"] = float(np.abs(np.diff(np.log(heights))).sum() / duration)
+    aspect = widths / heights
+    f["aspect_mean"], f["aspect_std"] = float(aspect.mean()), float(aspect.std())
+
+    seen = keypoints[:, :, 2] >= MIN_KEYPOINT_CONF
+    f["keypoints_seen"] = float(seen.mean())
+    velocity = None
+    if h >= MIN_PERSON_PX:
+        xy = keypoints[:, :, :2].astype(np.float64)
+        hips_seen = seen[:, list(_HIPS)].all(axis=1)
+        centre = np.where(
+            hips_seen[:, None], xy[:, list(_HIPS)].mean(axis=1), np.stack([bottom[:, 0], boxes[:, 1] + heights / 2], 1)
+        )
+        norm = (xy - centre[:, None, :]) / heights[:, None, None]
+        norm[~seen] = np.nan
+        dt = np.maximum(np.diff(times), 1e-3)
+        velocity = np.linalg.norm(np.diff(norm, axis=0), axis=2) / dt[:, None]  # (n-1, 17), NaN where unseen
+        for limb, joints in _LIMBS.items():
+            v = velocity[:, list(joints)]
+            f[f"{limb}_speed_mean"] = _nanstat(np.mean, v)
+            f[f"{limb}_speed_max"] = _nanstat(np.max, v)
+            f[f"{limb}_seen"] = float(seen[:, list(joints)].mean())
+        f["limb_speed_max"] = _nanstat(np.max, velocity[:, [*_WRISTS, *_ANKLES]])
+        f["pose_spread"] = _nanstat(np.mean, np.nanstd(norm, axis=0)) if np.isfinite(norm).any() else float("nan")
+        shoulder_y = np.nanmean(norm[:, list(_SHOULDERS), 1], axis=1) if np.isfinite(norm).any() else None
+        if shoulder_y is not None:
+            above = shoulder_y[:, None] - norm[:, list(_WRISTS), 1]
+            f["wrist_above_shoulder"] = _nanstat(np.max, above)
+        offset = norm[:, _ANKLES[0], 0] - norm[:, _ANKLES[1], 0]
+        good = np.isfinite(offset)
+        if good.sum() >= MIN_WINDOW_FRAMES:
+            o = offset[good] - np.median(offset[good])
+            f["ankle_crossings"] = float(np.sum(np.diff(np.sign(o)) != 0) / duration)
+            f["ankle_offset_std"] = float(np.std(offset[good]))
+        knee = _knee_angles(xy, seen)
+        if np.isfinite(knee).sum() >= MIN_WINDOW_FRAMES:
+            f["knee_angle_std"] = _nanstat(np.std, knee)
+
+    f["nearest_gap"], f["nearest_overlap"], f["people_within_1h"] = 5.0, 0.0, 0.0
+    f["limbs_in_other_box"] = 0.0
+    if len(others):
+        gap, iou = _gap_and_iou(boxes[-1], others)
+        nearest = int(np.argmin(gap))
+        f["nearest_gap"] = float(min(5.0, gap[nearest] / h))
+        f["nearest_overlap"] = float(iou.max())
+        f["people_within_1h"] = float((gap / h <= 1.0).sum())
+        own_velocity = (bottom[-1] - bottom[0]) / duration
+        f["nearest_relative_speed"] = float(np.hypot(*(own_velocity - other_velocities[nearest])) / h)
+        f["limbs_in_other_box"] = _limbs_inside(keypoints, seen, other_boxes_window or [others] * n)
+    return np.array([f[name] for name in FEATURE_NAMES], dtype=np.float32)
+
+
+def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    angles = []
+    for hip, knee, ankle in ((11, 13, 15), (12, 14, 16)):
+        ok = seen[:, [hip, knee, ankle]].all(axis=1)
+        a, b = xy[:, hip] - xy[:, knee], xy[:, ankle] - xy[:, knee]
+        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-6)
+        angles.append(np.where(ok, np.arccos(np.clip(cos, -1, 1)), np.nan))
+    return np.concatenate(angles)
+
+
+def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others_per_frame: list[np.ndarray]) -> float:
+    hits = 0
+    for k, others in enumerate(others_per_frame):
+        if len(others) == 0:
+            continue
+        joints = [j for j in (*_WRISTS, *_ANKLES) if seen[k, j]]
+        if not joints:
+            continue
+        p = keypoints[k, joints, :2]
+        inside = (
+            (p[:, None, 0] >= others[None, :, 0])
+            & (p[:, None, 0] <= others[None, :, 2])
+            & (p[:, None, 1] >= others[None, :, 1])
+            & (p[:, None, 1] <= others[None, :, 3])
+        )
+        hits += bool(inside.any())
+    return hits / max(len(others_per_frame), 1)
