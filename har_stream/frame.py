@@ -11,10 +11,12 @@ import supervision as sv
 # Keys of ``sv.Detections.data`` that stages fill in, in pipeline order.
 KEYPOINTS = "keypoints"  # (N, 17, 3) x, y, confidence from the pose detector
 SPEED = "speed"  # (N,) box heights per second, from the tracker
+SPEED_MPS = "speed_mps"  # (N,) ground speed in metres per second in calibrated zones, NaN elsewhere (tracker)
 ACTION_PROBS = "action_probs"  # (N, C) raw classifier probabilities; NaN rows where not classified now
 ACTION = "action"  # (N,) smoothed action label (str)
 ACTION_CONFIDENCE = "action_confidence"  # (N,) smoothed probability of that label
 ACTION_SCORES = "action_scores"  # (N, C) per-person evidence for each action (columns: record.action_classes)
+MOTION_SCORES = "motion_scores"  # (N, M) temporal model's probability per motion action; NaN without history
 FLAGGED = "flagged"  # (N,) bool: an alert is active for this person
 ALERT_RULE = "alert_rule"  # (N,) name of the rule that flags the person, "" if none
 

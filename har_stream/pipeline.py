@@ -1,4 +1,5 @@
-"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → rules → render → sinks."""
+"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → rules → render →
+sinks."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from har_stream.smoothing import ActionSmoother
 from har_stream.sources import CameraStatus, FrameSource, SourceError, open_source
 from har_stream.stage_thread import RecordReader, StageThread, inline_stage
 from har_stream.stats import RunStats, mean_p95
+from har_stream.temporal.model import TemporalModel, load_temporal_model
+from har_stream.temporal.stage import TemporalStage
 from har_stream.tracking.tracker import PersonTracker
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class Pipeline:
         config: HarStreamConfig,
         detector: PersonDetector | None = None,
         action_model: ActionModel | str | None = "config",
+        temporal_model: TemporalModel | str | None = "config",
     ) -> None:
         self.config = config
         self.detector = detector or PersonDetector(config.detector)
@@ -71,6 +75,9 @@ class Pipeline:
             load_classifier(config.classifier.model, config.classifier.runtime, config.classifier.threads)
             if action_model == "config"
             else action_model  # type: ignore[arg-type]
+        )
+        self.temporal_model = (
+            load_temporal_model(config.temporal.model) if temporal_model == "config" else temporal_model  # type: ignore[arg-type]
         )
         self._stop = threading.Event()
         self._finishing = False
@@ -121,7 +128,7 @@ class Pipeline:
                 if record is None:
                     run.idle()
                     continue
-                run.process(record)  # track -> classify -> smooth -> rules -> render -> sinks
+                run.process(record)  # track -> classify -> smooth -> temporal -> rules -> render -> sinks
                 if (max_frames is not None and run.stats.frames >= max_frames) or run.quit_requested:
                     break
         except KeyboardInterrupt:
@@ -158,9 +165,10 @@ class _Run:
         self.on_frame = on_frame
         self.on_closed_alerts = on_closed_alerts
         fps = source.info.fps or 25.0
-        self.tracker = PersonTracker(config.tracker, frame_rate=fps)
+        self.tracker = PersonTracker(config.tracker, frame_rate=fps, zones=config.zones)
         self.classifier = ActionClassifierStage(pipeline.action_model, config.classifier)
         self.smoother = ActionSmoother(config.smoothing, self.classifier.classes)
+        self.temporal = TemporalStage(pipeline.temporal_model, config.temporal)
         self.rules = RuleEngine(config.rules, config.zones, camera=config.camera)
         self.renderer = OverlayRenderer(config.render, config.zones)
         self.stats = RunStats()
@@ -191,6 +199,7 @@ class _Run:
         _timed("track", self.tracker, record)
         _timed("classify", self.classifier, record)
         _timed("smooth", self.smoother, record)
+        _timed("temporal", self.temporal, record)
         _timed("rules", self.rules, record)
         start = time.perf_counter()
         self.renderer(record, fps=self.stats.recent_fps)
@@ -227,6 +236,7 @@ class _Run:
             ended = self.tracker.reset()
             self.classifier.scheduler.forget(ended)
             self.smoother.forget(ended)
+            self.temporal.forget(ended)
 
     def report_health(self) -> None:
         """Write the source's connection changes to the event log."""
@@ -284,6 +294,8 @@ class _Run:
             if isinstance(sink, VideoExportSink) and sink.encode_ms:
                 result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
         result.summary["source"] = self.source.health()
+        temporal = self.temporal.model
+        result.summary["temporal_model"] = temporal.name if temporal is not None else "none"
         model = self.classifier.model
         result.summary["classifier"] = {
             "model": model.name if model is not None else "none",

@@ -15,7 +15,9 @@ from har_stream.config.schema import (
     ScheduleConfig,
     SmoothingConfig,
     SourceConfig,
+    TemporalConfig,
     TrackerConfig,
+    ZoneCalibration,
     ZoneConfig,
 )
 
@@ -33,7 +35,9 @@ __all__ = [
     "ScheduleConfig",
     "SmoothingConfig",
     "SourceConfig",
+    "TemporalConfig",
     "TrackerConfig",
+    "ZoneCalibration",
     "ZoneConfig",
     "load_config",
     "parse_yaml",

@@ -144,6 +144,28 @@ class SmoothingConfig(_Strict):
     switch_margin: Fraction = 0.1
 
 
+class TemporalConfig(_Strict):
+    """The temporal model: each person's last second of pose and motion, as evidence for motion actions."""
+
+    #: "default" (the bundled models/temporal_pose), "none" (image classifier alone), a name in models/, or a path.
+    model: str = "default"
+    #: Re-score each person at least every N processed frames (tracks are staggered across frames).
+    every_n_frames: Annotated[int, Field(ge=1, le=1000)] = 2
+    #: EMA weight of the newest temporal probability of a person.
+    alpha: Annotated[float, Field(gt=0, le=1)] = 0.4
+    #: How much of a motion action's score comes from the temporal model (the rest from the image classifier):
+    #: score = w * temporal + (1 - w) * image. Until a person has a second of history, the temporal part is 0.
+    weight: Fraction = 0.7
+
+
+class ZoneCalibration(_Strict):
+    """The real size of a four-corner zone on the ground: its first edge (corner 0 to 1) is ``width_m`` long,
+    its second edge (corner 1 to 2) ``length_m``. Speeds inside it are then measured in metres per second."""
+
+    width_m: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]
+    length_m: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]
+
+
 class ZoneConfig(_Strict):
     """A named polygon; a person is in it when the bottom centre of their box is."""
 
@@ -152,6 +174,9 @@ class ZoneConfig(_Strict):
     #: "normalized" coordinates are fractions of width and height; "auto" picks normalized when every
     #: coordinate lies within [0, 1].
     units: Literal["auto", "pixels", "normalized"] = "auto"
+    #: Optional ground size of a four-corner zone (e.g. ``{width_m: 8, length_m: 12}``): the tracker then measures
+    #: each person's speed in metres per second through the zone's homography, for ``min_speed_mps`` rules.
+    calibration: ZoneCalibration | None = None
 
     @field_validator("polygon")
     @classmethod
@@ -174,6 +199,11 @@ class ZoneConfig(_Strict):
             raise ValueError("normalized polygon coordinates must lie within [0, 1]")
         if self.units == "pixels" and any(c < 0 for c in coords):
             raise ValueError("pixel polygon coordinates must not be negative")
+        if self.calibration is not None and len(self.polygon) != 4:
+            raise ValueError(
+                f"calibration needs a polygon of exactly 4 corners (the ground rectangle, in order), "
+                f"not {len(self.polygon)}"
+            )
         if self.units == "auto" and any(c < 0 for c in coords):
             raise ValueError("polygon coordinates must not be negative (the frame starts at 0, 0)")
         return self
@@ -241,6 +271,10 @@ class RuleConfig(_Strict):
     #: Optional motion condition, in box heights per second (walking is roughly 0.3 to 1.5).
     min_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     max_speed: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: Optional ground speed condition in metres per second (walking is about 1.4, running 2.5 or more). Only
+    #: people standing in a zone with ``calibration`` have a ground speed; elsewhere the condition does not hold.
+    min_speed_mps: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    max_speed_mps: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     #: Names of zones the person must be in (any of them); empty means anywhere.
     zones: list[Name] = Field(default_factory=list)
     schedule: ScheduleConfig | None = None
@@ -267,6 +301,9 @@ class RuleConfig(_Strict):
     def _speeds_ordered(self) -> RuleConfig:
         if self.min_speed is not None and self.max_speed is not None and self.max_speed < self.min_speed:
             raise ValueError(f"max_speed ({self.max_speed}) is below min_speed ({self.min_speed})")
+        low, high = self.min_speed_mps, self.max_speed_mps
+        if low is not None and high is not None and high < low:
+            raise ValueError(f"max_speed_mps ({high}) is below min_speed_mps ({low})")
         return self
 
 
@@ -310,6 +347,7 @@ class HarStreamConfig(_Strict):
     tracker: TrackerConfig = TrackerConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     smoothing: SmoothingConfig = SmoothingConfig()
+    temporal: TemporalConfig = TemporalConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     render: RenderConfig = RenderConfig()

@@ -11,7 +11,16 @@ import numpy as np
 
 from har_stream.actions import UNKNOWN_ACTION
 from har_stream.config.schema import ANY_ACTION, SEVERITIES, RuleConfig, ZoneConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, ALERT_RULE, FLAGGED, SPEED, FrameRecord
+from har_stream.frame import (
+    ACTION,
+    ACTION_CONFIDENCE,
+    ACTION_SCORES,
+    ALERT_RULE,
+    FLAGGED,
+    SPEED,
+    SPEED_MPS,
+    FrameRecord,
+)
 from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
 from har_stream.rules.schedule import schedule_active
 from har_stream.rules.zones import ZoneSet
@@ -47,9 +56,10 @@ class RuleEngine:
 
     A rule's condition holds when the person's evidence for one of the listed actions (its column of
     ``data['action_scores']``) is at least ``min_confidence`` (rules listing ``*`` or ``unknown``, and records
-    without scores, judge the smoothed label and its confidence instead), the speed is within bounds, the box's
-    bottom centre is in one of the rule's zones, and the schedule is active. The alert starts once the condition has
-    held for ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
+    without scores, judge the smoothed label and its confidence instead), the speed (box heights per second,
+    and metres per second in calibrated zones) is within bounds, the box's bottom centre is in one of the
+    rule's zones, and the schedule is active. The alert starts once the condition has held for
+    ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``.
     """
@@ -88,6 +98,7 @@ class RuleEngine:
             active_schedules = [schedule_active(rule.schedule, local) for rule in self.rules]
             evidence = [self._evidence(rule, record) for rule in self.rules]
             speeds = detections.data.get(SPEED, np.zeros(n, dtype=np.float32))
+            ground_speeds = detections.data.get(SPEED_MPS, np.full(n, np.nan, dtype=np.float32))
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
@@ -100,6 +111,8 @@ class RuleEngine:
                         and confidences[i] >= rule.min_confidence
                         and (rule.min_speed is None or speeds[i] >= rule.min_speed)
                         and (rule.max_speed is None or speeds[i] <= rule.max_speed)
+                        and (rule.min_speed_mps is None or ground_speeds[i] >= rule.min_speed_mps)
+                        and (rule.max_speed_mps is None or ground_speeds[i] <= rule.max_speed_mps)
                         and (not rule.zones or zone is not None)
                     )
                     observation = _Observation(

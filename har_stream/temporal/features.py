@@ -11,6 +11,7 @@ People shorter than ``MIN_PERSON_PX`` get no limb features at all (their keypoin
 from __future__ import annotations
 
 import collections
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,8 @@ WINDOW_S = 1.0
 MIN_KEYPOINT_CONF = 0.3
 MIN_PERSON_PX = 40.0
 MIN_WINDOW_FRAMES = 4
+
+PATCH_SIZE = (16, 32)  # width, height of the grey appearance patch kept per person and frame
 
 _WRISTS, _ELBOWS, _KNEES, _ANKLES = (9, 10), (7, 8), (13, 14), (15, 16)
 _SHOULDERS, _HIPS = (5, 6), (11, 12)
@@ -46,7 +49,27 @@ FEATURE_NAMES: tuple[str, ...] = (
     "nearest_relative_speed",  # speed relative to the nearest person, box heights per second
     "people_within_1h",
     "limbs_in_other_box",  # share of frames with a wrist or ankle inside another person's box
+    "deform_mean",  # how much the person's own appearance changes frame to frame (box-aligned), per 1/25 s
+    "deform_max",
+    "deform_std",
+    "deform_upper_mean",  # ... in the upper and lower half of the box
+    "deform_lower_mean",
 )
+
+
+def motion_patch(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The person's box as a small grey patch (``PATCH_SIZE``): aligned with the box, so walking (the box moves)
+    changes it little and flailing limbs (the content moves within the box) change it a lot."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return np.zeros(PATCH_SIZE[::-1], dtype=np.uint8)
+    region = image[y1:y2, x1:x2]
+    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
+    return cv2.resize(grey, PATCH_SIZE, interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -54,6 +77,7 @@ class _Frame:
     t: float
     box: np.ndarray
     keypoints: np.ndarray
+    patch: np.ndarray | None
 
 
 @dataclass
@@ -63,21 +87,27 @@ class TrackHistory:
     keep_s: float = WINDOW_S + 0.25
     frames: collections.deque[_Frame] = field(default_factory=collections.deque)
 
-    def add(self, t: float, box: np.ndarray, keypoints: np.ndarray) -> None:
+    def add(self, t: float, box: np.ndarray, keypoints: np.ndarray, patch: np.ndarray | None = None) -> None:
         """Append one observation and drop the ones older than ``keep_s``."""
-        self.frames.append(_Frame(t, np.asarray(box, dtype=np.float32), np.asarray(keypoints, dtype=np.float32)))
+        self.frames.append(_Frame(t, np.asarray(box, dtype=np.float32), np.asarray(keypoints, dtype=np.float32), patch))
         while self.frames and t - self.frames[0].t > self.keep_s:
             self.frames.popleft()
 
-    def window(self, t: float, window_s: float = WINDOW_S) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Times (n,), boxes (n, 4) and keypoints (n, 17, 3) within ``window_s`` before ``t``."""
+    def window(
+        self, t: float, window_s: float = WINDOW_S
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Times (n,), boxes (n, 4), keypoints (n, 17, 3) and patches (n, h, w) or None, within ``window_s``."""
         chosen = [f for f in self.frames if t - f.t <= window_s + 1e-6]
         if not chosen:
-            return np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32)
+            return np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32), None
+        patches = None
+        if all(f.patch is not None for f in chosen):
+            patches = np.stack([f.patch for f in chosen])  # type: ignore[misc]
         return (
             np.array([f.t for f in chosen]),
             np.stack([f.box for f in chosen]),
             np.stack([f.keypoints for f in chosen]),
+            patches,
         )
 
 
@@ -105,18 +135,33 @@ def window_features(
     frame_height: int,
     others: np.ndarray,
     other_velocities: np.ndarray,
-    other_boxes_window: list[np.ndarray] | None = None,
+    patches: np.ndarray | None = None,
     window_s: float = WINDOW_S,
 ) -> np.ndarray | None:
     """The feature vector (see :data:`FEATURE_NAMES`) of one track's window, or None with too few frames.
 
     ``others``: the other people's boxes on the newest frame (M, 4); ``other_velocities``: their bottom-centre
-    velocities in pixels per second (M, 2); ``other_boxes_window``: per frame of the window, the other people's
-    boxes (for "limbs inside another's box"; the newest boxes are used when not given).
+    velocities in pixels per second (M, 2); ``patches``: the person's :func:`motion_patch` per frame (None:
+    appearance features are NaN). "Limbs inside another's box" compares every frame of the window with
+    the others' newest boxes.
     """
-    n = len(times)
-    if n < MIN_WINDOW_FRAMES:
+    if len(times) < MIN_WINDOW_FRAMES:
         return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (limbs never seen) are NaN features
+        return _features(times, boxes, keypoints, frame_height, others, other_velocities, patches, window_s)
+
+
+def _features(
+    times: np.ndarray,
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    frame_height: int,
+    others: np.ndarray,
+    other_velocities: np.ndarray,
+    patches: np.ndarray | None,
+    window_s: float,
+) -> np.ndarray:
     f = dict.fromkeys(FEATURE_NAMES, float("nan"))
     duration = max(float(times[-1] - times[0]), 1e-3)
     heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
@@ -177,8 +222,27 @@ def window_features(
         f["people_within_1h"] = float((gap / h <= 1.0).sum())
         own_velocity = (bottom[-1] - bottom[0]) / duration
         f["nearest_relative_speed"] = float(np.hypot(*(own_velocity - other_velocities[nearest])) / h)
-        f["limbs_in_other_box"] = _limbs_inside(keypoints, seen, other_boxes_window or [others] * n)
+        f["limbs_in_other_box"] = _limbs_inside(keypoints, seen, others)
+    if patches is not None and h >= MIN_PERSON_PX / 2:
+        f.update(_deformation(patches, times))
     return np.array([f[name] for name in FEATURE_NAMES], dtype=np.float32)
+
+
+def _deformation(patches: np.ndarray, times: np.ndarray) -> dict[str, float]:
+    """Frame-to-frame change of the box-aligned grey patches (each normalised to zero mean, unit spread)."""
+    p = patches.astype(np.float32)
+    p = (p - p.mean(axis=(1, 2), keepdims=True)) / (p.std(axis=(1, 2), keepdims=True) + 8.0 / 255 * 255 / 32)
+    steps = np.maximum(np.diff(times), 1e-3) * 25.0  # in units of 1/25 s, so the frame rate does not matter
+    diff = np.abs(np.diff(p, axis=0))
+    per_frame = diff.mean(axis=(1, 2)) / steps
+    half = p.shape[1] // 2
+    return {
+        "deform_mean": float(per_frame.mean()),
+        "deform_max": float(per_frame.max()),
+        "deform_std": float(per_frame.std()),
+        "deform_upper_mean": float((diff[:, :half].mean(axis=(1, 2)) / steps).mean()),
+        "deform_lower_mean": float((diff[:, half:].mean(axis=(1, 2)) / steps).mean()),
+    }
 
 
 def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -191,11 +255,9 @@ def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.concatenate(angles)
 
 
-def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others_per_frame: list[np.ndarray]) -> float:
+def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others: np.ndarray) -> float:
     hits = 0
-    for k, others in enumerate(others_per_frame):
-        if len(others) == 0:
-            continue
+    for k in range(len(keypoints)):
         joints = [j for j in (*_WRISTS, *_ANKLES) if seen[k, j]]
         if not joints:
             continue
@@ -207,4 +269,4 @@ def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others_per_frame: lis
             & (p[:, None, 1] <= others[None, :, 3])
         )
         hits += bool(inside.any())
-    return hits / max(len(others_per_frame), 1)
+    return hits / max(len(keypoints), 1)

@@ -24,6 +24,13 @@ class TrackState:
         while len(self.history) > 2 and timestamp - self.history[1][0] >= window_s:
             self.history.popleft()
 
+    def endpoints(self) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """Seconds between the oldest and newest box of the window, and their bottom centres (None if unknown)."""
+        if len(self.history) < 2:
+            return None
+        (t0, b0), (t1, b1) = self.history[0], self.history[-1]
+        return t1 - t0, np.array([(b0[0] + b0[2]) / 2, b0[3]]), np.array([(b1[0] + b1[2]) / 2, b1[3]])
+
     def speed(self) -> float:
         """Speed of the box's bottom centre in box heights per second over the window (0 if unknown)."""
         if len(self.history) < 2:

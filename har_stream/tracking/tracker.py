@@ -7,17 +7,20 @@ import warnings
 import numpy as np
 from trackers import ByteTrackTracker
 
-from har_stream.config.schema import TrackerConfig
-from har_stream.frame import SPEED, FrameRecord
+from har_stream.config.schema import TrackerConfig, ZoneConfig
+from har_stream.frame import SPEED, SPEED_MPS, FrameRecord
+from har_stream.tracking.ground import GroundPlane
 from har_stream.tracking.state import TrackRegistry
 
 
 class PersonTracker:
     """Gives each detected person a stable ``tracker_id``; keeps only confirmed tracks in the record."""
 
-    def __init__(self, config: TrackerConfig, frame_rate: float = 25.0) -> None:
+    def __init__(self, config: TrackerConfig, frame_rate: float = 25.0, zones: list[ZoneConfig] | None = None) -> None:
         self.config = config
         self.frame_rate = frame_rate
+        self.zones = [z for z in zones or [] if z.calibration is not None]
+        self._ground: GroundPlane | None = None
         self.registry = TrackRegistry(max_age_s=config.lost_track_buffer_s + 0.5, speed_window_s=config.speed_window_s)
         self._last_timestamp: float | None = None
         self._size: tuple[int, int] | None = None
@@ -36,6 +39,17 @@ class PersonTracker:
             high_conf_det_threshold=self.config.high_confidence_threshold,
         )
 
+    def _ground_speeds(self, record: FrameRecord, ids: np.ndarray) -> np.ndarray:
+        ground = self._ground
+        if ground is None or (ground.width, ground.height) != (record.width, record.height):
+            ground = self._ground = GroundPlane(self.zones, record.width, record.height)
+        speeds = np.full(len(ids), np.nan, dtype=np.float32)
+        for i, track_id in enumerate(ids.tolist()):
+            ends = self.registry.tracks[track_id].endpoints()
+            if ends is not None:
+                speeds[i] = ground.speed_mps(ends[1], ends[2], ends[0])
+        return speeds
+
     def reset(self) -> list[int]:
         """Forget every track (e.g. after the source restarted); return the ids that ended."""
         self._tracker = self._new_tracker()
@@ -44,7 +58,8 @@ class PersonTracker:
         return self.registry.end_all()
 
     def __call__(self, record: FrameRecord) -> FrameRecord:
-        """Pipeline stage: set ``tracker_id`` and ``data['speed']``; list ended tracks in ``record.ended_tracks``."""
+        """Pipeline stage: set ``tracker_id``, ``data['speed']`` (and ``data['speed_mps']`` when a zone is calibrated);
+        list ended tracks in ``record.ended_tracks``."""
         size = (record.width, record.height)
         restarted = self._last_timestamp is not None and record.timestamp < self._last_timestamp
         if restarted or (self._size is not None and size != self._size):
@@ -61,6 +76,8 @@ class PersonTracker:
                 self._next_id = max(self._next_id, int(tracked.tracker_id.max()) + 1)
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(0, dtype=int)
         tracked.data[SPEED] = self.registry.update(record.timestamp, ids, tracked.xyxy)
+        if self.zones:
+            tracked.data[SPEED_MPS] = self._ground_speeds(record, ids)
         record.ended_tracks.extend(self.registry.end_stale(record.timestamp))
         record.detections = tracked
         return record

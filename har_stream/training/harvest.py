@@ -23,11 +23,12 @@ from har_stream.config.schema import HarStreamConfig
 from har_stream.detection.detector import PersonDetector
 from har_stream.frame import KEYPOINTS, SPEED, FrameRecord
 from har_stream.sources import SourceError, open_source
+from har_stream.temporal.features import PATCH_SIZE, motion_patch
 from har_stream.tracking.tracker import PersonTracker
 
 log = logging.getLogger(__name__)
 
-TRACK_FIELDS = ("frame", "timestamp", "track_id", "box", "keypoints", "confidence", "speed")
+TRACK_FIELDS = ("frame", "timestamp", "track_id", "box", "keypoints", "confidence", "speed", "patch")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ClipTracks:
     keypoints: np.ndarray
     confidence: np.ndarray
     speed: np.ndarray
+    patch: np.ndarray  # (N, h, w) uint8 grey box-aligned patches (temporal model's appearance motion)
     width: int
     height: int
     fps: float
@@ -95,6 +97,7 @@ def track_clip(
                 rows["keypoints"].append(keypoints.astype(np.float32))
                 rows["confidence"].append(det.confidence.astype(np.float32))
                 rows["speed"].append(det.data[SPEED].astype(np.float32))
+                rows["patch"].append(np.stack([motion_patch(frame.image, b) for b in det.xyxy]))
                 if crop_every and frame.index % crop_every == 0:
                     cut = crop_people(frame.image, det.xyxy, config.classifier.crop_padding, crop_size)
                     crops += [(int(t), frame.index, c) for t, c in zip(det.tracker_id, cut, strict=True)]
@@ -110,8 +113,12 @@ def track_clip(
         "keypoints": (0, 17, 3),
         "confidence": (0,),
         "speed": (0,),
+        "patch": (0, PATCH_SIZE[1], PATCH_SIZE[0]),
     }
-    arrays = {k: np.concatenate(v) if v else np.zeros(empty[k]) for k, v in rows.items()}
+    arrays = {
+        k: np.concatenate(v) if v else np.zeros(empty[k], dtype=np.uint8 if k == "patch" else np.float32)
+        for k, v in rows.items()
+    }
     return ClipTracks(**arrays, width=size[0], height=size[1], fps=fps), crops
 
 
@@ -142,8 +149,8 @@ def harvest_clips(
             stem = Path(clip.file).stem
             track_file = out / "tracks" / f"{stem}.npz"
             part = split.get(clip.file, "")
-            want_crops = crop_parts.get(part, False)
-            if track_file.is_file() and (not want_crops or clip.file in done):
+            want_crops = crop_parts.get(part, False) and clip.file not in done
+            if track_file.is_file() and "patch" in np.load(track_file).files and not want_crops:
                 continue
             try:
                 tracks, crops = track_clip(clip.path, config, detector, crop_every if want_crops else 0, crop_size)

@@ -1,0 +1,111 @@
+"""Pipeline stage: score each tracked person's last second of pose and motion, and fuse it into the evidence
+the rules judge.
+
+For each motion action of the temporal model (fighting, running) the person's score in
+``data['action_scores']`` becomes ``w * temporal + (1 - w) * image`` (``w`` = ``temporal.weight``), where
+``temporal`` is the exponential moving average of the model's probability for that person and ``image`` the
+smoothed image-classifier score; until a person has enough history the temporal part is 0. Other actions keep
+the image classifier's score. When a fused motion score beats the person's label, the label becomes that action.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from har_stream.config.schema import TemporalConfig
+from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, KEYPOINTS, MOTION_SCORES, FrameRecord
+from har_stream.temporal.features import motion_patch
+from har_stream.temporal.model import TemporalModel
+from har_stream.temporal.windows import TrackWindows
+
+
+class TemporalStage:
+    """Adds ``data['motion_scores']`` (N, len(model.actions)) and fuses it into ``data['action_scores']``."""
+
+    def __init__(self, model: TemporalModel | None, config: TemporalConfig) -> None:
+        self.model = model
+        self.config = config
+        self.windows = TrackWindows()
+        self._state: dict[int, np.ndarray] = {}
+        self._age: dict[int, int] = {}
+        self.updates = 0  # track windows scored so far
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Motion actions this stage scores (empty without a model)."""
+        return self.model.actions if self.model is not None else ()
+
+    def forget(self, track_ids: list[int]) -> None:
+        """Drop ended tracks."""
+        self.windows.forget(track_ids)
+        for tid in track_ids:
+            self._state.pop(int(tid), None)
+            self._age.pop(int(tid), None)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __call__(self, record: FrameRecord) -> FrameRecord:
+        """Pipeline stage."""
+        if self.model is None:
+            return record
+        self.forget(record.ended_tracks)
+        det = record.detections
+        n = len(det)
+        motion = np.full((n, len(self.actions)), np.nan, dtype=np.float32)
+        if n:
+            ids = det.tracker_id
+            patches = np.stack([motion_patch(record.image, box) for box in det.xyxy])
+            self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches)
+            due = np.array(
+                [
+                    i
+                    for i, t in enumerate(ids)
+                    if self._age.get(int(t), self.config.every_n_frames) >= self.config.every_n_frames
+                ],
+                dtype=int,
+            )
+            for t in ids:
+                self._age[int(t)] = self._age.get(int(t), self.config.every_n_frames) + 1
+            if len(due):
+                x, ok = self.windows.features(record.timestamp, record.height, ids, det.xyxy, due)
+                if ok.any():
+                    probs = self.model.predict(x[ok])
+                    self.updates += int(ok.sum())
+                    a = self.config.alpha
+                    for i, p in zip(due[ok], probs, strict=True):
+                        tid = int(ids[i])
+                        old = self._state.get(tid)
+                        self._state[tid] = p if old is None else a * p + (1 - a) * old
+                        self._age[tid] = 0
+            for i, t in enumerate(ids):
+                state = self._state.get(int(t))
+                if state is not None:
+                    motion[i] = state
+        det.data[MOTION_SCORES] = motion
+        self._fuse(record, motion)
+        return record
+
+    def _fuse(self, record: FrameRecord, motion: np.ndarray) -> None:
+        det = record.detections
+        n = len(det)
+        classes = list(record.action_classes)
+        scores = det.data.get(ACTION_SCORES)
+        scores = np.zeros((n, len(classes)), dtype=np.float32) if scores is None else scores.copy()
+        for action in self.actions:
+            if action not in classes:  # an image model without this action: the column is motion alone
+                classes.append(action)
+                scores = np.concatenate([scores, np.zeros((n, 1), dtype=np.float32)], axis=1)
+        w = self.config.weight
+        temporal = np.nan_to_num(motion, nan=0.0)
+        labels = det.data.get(ACTION)
+        confidences = det.data.get(ACTION_CONFIDENCE)
+        for a, action in enumerate(self.actions):
+            column = classes.index(action)
+            scores[:, column] = w * temporal[:, a] + (1 - w) * scores[:, column]
+            if labels is not None and confidences is not None:
+                beats = scores[:, column] > confidences
+                labels[beats] = action
+                confidences[beats] = scores[beats, column]
+        det.data[ACTION_SCORES] = scores
+        record.action_classes = tuple(classes)

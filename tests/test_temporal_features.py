@@ -1,0 +1,127 @@
+"""Temporal window features: normalisation, missing keypoints, small people, frame-rate independence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from har_stream.config import ConfigError, load_config
+from har_stream.config.loading import validate_config
+from har_stream.temporal.features import FEATURE_NAMES, MIN_PERSON_PX, motion_patch, window_features
+from har_stream.temporal.windows import FORGET_AFTER_S, TrackWindows
+
+F = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def walker(fps: float, seconds: float = 1.0, speed_px: float = 100.0, height: float = 200.0, conf: float = 0.9):
+    """A synthetic person walking right at ``speed_px`` pixels per second, swinging the wrists."""
+    times = np.arange(0, seconds + 1e-9, 1 / fps)
+    boxes, keypoints = [], []
+    for t in times:
+        x = 100 + speed_px * t
+        boxes.append([x, 100, x + height / 2.5, 100 + height])
+        kp = np.zeros((17, 3), dtype=np.float32)
+        centre = np.array([x + height / 5, 100 + height / 2])
+        for j in range(17):
+            kp[j, :2] = centre + np.array([0.0, (j - 8) * height / 20])
+        swing = 0.2 * height * np.sin(2 * np.pi * 2 * t)
+        kp[9, 0] += swing
+        kp[10, 0] -= swing
+        kp[:, 2] = conf
+        keypoints.append(kp)
+    return times, np.array(boxes, dtype=np.float32), np.array(keypoints, dtype=np.float32)
+
+
+def features(times, boxes, keypoints, **kwargs):
+    return window_features(times, boxes, keypoints, 720, np.zeros((0, 4)), np.zeros((0, 2)), **kwargs)
+
+
+def test_body_speed_is_in_box_heights_per_second_whatever_the_frame_rate() -> None:
+    slow = features(*walker(10))
+    fast = features(*walker(30))
+    assert slow[F["body_speed"]] == pytest.approx(0.5, rel=0.02)  # 100 px/s for a 200 px tall person
+    assert fast[F["body_speed"]] == pytest.approx(0.5, rel=0.02)
+    assert fast[F["wrist_speed_mean"]] == pytest.approx(slow[F["wrist_speed_mean"]], rel=0.35)
+
+
+def test_replayed_faster_every_speed_scales() -> None:
+    times, boxes, keypoints = walker(25, seconds=2.0)
+    normal = features(times[:26], boxes[:26], keypoints[:26])
+    double = features(times[:51] / 2, boxes[:51], keypoints[:51])
+    assert double[F["body_speed"]] == pytest.approx(2 * normal[F["body_speed"]], rel=0.05)
+    assert double[F["wrist_speed_mean"]] > 1.6 * normal[F["wrist_speed_mean"]]
+
+
+def test_missing_keypoints_leave_limb_features_unseen_not_zero() -> None:
+    times, boxes, keypoints = walker(25, conf=0.05)  # every keypoint below the confidence gate
+    row = features(times, boxes, keypoints)
+    assert row[F["keypoints_seen"]] == 0
+    for name in ("wrist_speed_mean", "ankle_speed_max", "limb_speed_max", "pose_spread", "knee_angle_std"):
+        assert np.isnan(row[F[name]]), name
+    for name in ("body_speed", "aspect_mean", "nearest_gap", "coverage"):
+        assert np.isfinite(row[F[name]]), name
+
+
+def test_small_people_get_no_limb_features() -> None:
+    row = features(*walker(25, height=MIN_PERSON_PX - 5))
+    assert np.isnan(row[F["wrist_speed_max"]])
+    assert np.isfinite(row[F["body_speed"]])
+
+
+def test_too_short_a_window_gives_no_features() -> None:
+    times, boxes, keypoints = walker(25)
+    assert features(times[:3], boxes[:3], keypoints[:3]) is None
+
+
+def test_neighbour_features() -> None:
+    times, boxes, keypoints = walker(25)
+    other = boxes[-1:] + np.array([30.0, 0.0, 30.0, 0.0])  # overlapping the person, standing still
+    row = window_features(times, boxes, keypoints, 720, other, np.zeros((1, 2)))
+    assert row[F["nearest_gap"]] == 0
+    assert row[F["nearest_overlap"]] > 0.3
+    assert row[F["people_within_1h"]] == 1
+    assert row[F["nearest_relative_speed"]] == pytest.approx(0.5, rel=0.05)
+    alone = features(times, boxes, keypoints)
+    assert alone[F["nearest_gap"]] == 5 and alone[F["people_within_1h"]] == 0
+
+
+def test_appearance_motion_sees_content_moving_inside_the_box_not_the_box_moving() -> None:
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (400, 400, 3), dtype=np.uint8)
+    times = np.arange(0, 1.0001, 1 / 25)
+    boxes = np.array([[50 + 4 * i, 50, 150 + 4 * i, 250] for i in range(len(times))], dtype=np.float32)
+    keypoints = np.zeros((len(times), 17, 3), dtype=np.float32)
+    # The whole textured scene moves with the box: the box-aligned patch does not change.
+    still = np.stack([motion_patch(np.roll(texture, 4 * i, axis=1), b) for i, b in enumerate(boxes)])
+    # New content inside the box every frame (flailing): the patch changes a lot.
+    busy = np.stack([motion_patch(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8), b) for b in boxes])
+    calm = features(times, boxes, keypoints, patches=still)
+    wild = features(times, boxes, keypoints, patches=busy)
+    assert wild[F["deform_mean"]] > 5 * max(calm[F["deform_mean"]], 1e-3)
+    assert np.isnan(features(times, boxes, keypoints)[F["deform_mean"]])  # no patches: not seen
+
+
+def test_track_windows_forget_ended_and_stale_tracks() -> None:
+    windows = TrackWindows()
+    times, boxes, keypoints = walker(25)
+    for t, b, k in zip(times, boxes, keypoints, strict=True):
+        windows.update(float(t), np.array([1, 2]), np.stack([b, b + 300]), np.stack([k, k]))
+    x, ok = windows.features(
+        float(times[-1]), 720, np.array([1, 2]), np.stack([boxes[-1], boxes[-1] + 300]), np.array([0, 1])
+    )
+    assert ok.all() and x.shape == (2, len(FEATURE_NAMES))
+    windows.forget([1])
+    assert len(windows) == 1
+    windows.update(float(times[-1]) + FORGET_AFTER_S + 0.1, np.array([3]), boxes[:1], keypoints[:1])
+    assert len(windows) == 1  # track 2 was not seen for too long
+
+
+def test_temporal_config_fields_are_validated_with_their_names() -> None:
+    config = load_config(None, {"temporal": {"weight": 0.5, "every_n_frames": 3}})
+    assert config.temporal.weight == 0.5 and config.temporal.every_n_frames == 3
+    with pytest.raises(ConfigError, match=r"temporal\.weight"):
+        validate_config({"temporal": {"weight": 1.5}})
+    with pytest.raises(ConfigError, match=r"temporal\.alpha"):
+        validate_config({"temporal": {"alpha": 0}})
+    with pytest.raises(ConfigError, match=r"temporal\.windw_s"):
+        validate_config({"temporal": {"windw_s": 1}})
