@@ -35,6 +35,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "classifier on Keras (no int8 ONNX)": {"classifier.runtime": "keras"},
     "classify every person every frame": {"classifier.every_n_frames": 1, "classifier.max_per_frame": 256},
     "export preset veryfast": {"output.video_preset": "veryfast"},
+    "temporal model off": {"temporal.model": "none"},
 }
 
 

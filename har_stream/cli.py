@@ -12,6 +12,11 @@ from typing import Annotated, Any
 import typer
 
 from har_stream.log_setup import setup_logging
+from har_stream.training.clip_commands import (
+    harvest_clips_command,
+    train_open_set_command,
+    train_temporal_command,
+)
 from har_stream.training.commands import (
     evaluate_command,
     pose_ablation_command,
@@ -520,6 +525,9 @@ app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)
 app.command("quantize-classifier")(quantize_classifier_command)
+app.command("harvest-clips")(harvest_clips_command)
+app.command("train-open-set")(train_open_set_command)
+app.command("train-temporal")(train_temporal_command)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from har_stream.config import ConfigError, load_config
 from har_stream.config.loading import validate_config
-from har_stream.temporal.features import FEATURE_NAMES, MIN_PERSON_PX, motion_patch, window_features
+from har_stream.temporal.features import ALL_FEATURE_NAMES, FEATURE_NAMES, MIN_PERSON_PX, motion_patch, window_features
 from har_stream.temporal.windows import FORGET_AFTER_S, TrackWindows
 
 F = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -109,7 +109,7 @@ def test_track_windows_forget_ended_and_stale_tracks() -> None:
     x, ok = windows.features(
         float(times[-1]), 720, np.array([1, 2]), np.stack([boxes[-1], boxes[-1] + 300]), np.array([0, 1])
     )
-    assert ok.all() and x.shape == (2, len(FEATURE_NAMES))
+    assert ok.all() and x.shape == (2, len(ALL_FEATURE_NAMES))
     windows.forget([1])
     assert len(windows) == 1
     windows.update(float(times[-1]) + FORGET_AFTER_S + 0.1, np.array([3]), boxes[:1], keypoints[:1])

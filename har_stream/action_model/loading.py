@@ -22,7 +22,7 @@ from har_stream.weights import MODELS_DIR
 
 FORMAT_VERSION = 1
 #: The model the pipeline uses for ``classifier.model: default``.
-DEFAULT_MODEL_NAME = "efficientnet_lite2_har"
+DEFAULT_MODEL_NAME = "efficientnet_lite2_open"
 
 
 def default_model_dir() -> Path:

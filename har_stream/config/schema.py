@@ -155,7 +155,7 @@ class TemporalConfig(_Strict):
     alpha: Annotated[float, Field(gt=0, le=1)] = 0.4
     #: How much of a motion action's score comes from the temporal model (the rest from the image classifier):
     #: score = w * temporal + (1 - w) * image. Until a person has a second of history, the temporal part is 0.
-    weight: Fraction = 0.7
+    weight: Fraction = 0.85
 
 
 class ZoneCalibration(_Strict):

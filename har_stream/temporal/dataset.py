@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_stream.temporal.features import FEATURE_NAMES
+from har_stream.temporal.features import ALL_FEATURE_NAMES
 from har_stream.temporal.windows import TrackWindows
 from har_stream.training.background import QUIET_LABELS, WALKING_SPEED, near_someone
 from har_stream.training.harvest import ClipTracks
@@ -92,7 +92,7 @@ def replay(
         ids.append(track_ids[chosen][ok])
         times.append(np.full(int(ok.sum()), t))
     if not rows:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros(0, int), np.zeros(0)
+        return np.zeros((0, len(ALL_FEATURE_NAMES)), np.float32), np.zeros(0, int), np.zeros(0)
     return np.concatenate(rows), np.concatenate(ids), np.concatenate(times)
 
 

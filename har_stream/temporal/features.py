@@ -56,6 +56,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "deform_lower_mean",
 )
 
+#: Features of the nearest other person (within one box height; NaN when nobody is that close), appended by
+#: :class:`~har_stream.temporal.windows.TrackWindows`: in a fight both people move violently.
+NEIGHBOUR_SOURCES: tuple[str, ...] = ("deform_mean", "limb_speed_max", "wrist_speed_mean", "body_path_speed")
+NEIGHBOUR_NAMES: tuple[str, ...] = tuple(f"nearest_{name}" for name in NEIGHBOUR_SOURCES)
+ALL_FEATURE_NAMES: tuple[str, ...] = FEATURE_NAMES + NEIGHBOUR_NAMES
+
 
 def motion_patch(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The person's box as a small grey patch (``PATCH_SIZE``): aligned with the box, so walking (the box moves)

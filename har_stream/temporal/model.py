@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from har_stream.action_model.base import ActionModelError
-from har_stream.temporal.features import FEATURE_NAMES
+from har_stream.temporal.features import ALL_FEATURE_NAMES
 from har_stream.weights import MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class TemporalModel:
             self.meta = json.loads(meta_file.read_text())
         except json.JSONDecodeError as exc:
             raise ActionModelError(f"{meta_file}: not valid JSON ({exc})") from exc
-        if self.meta.get("features") != list(FEATURE_NAMES):
+        if self.meta.get("features") != list(ALL_FEATURE_NAMES):
             raise ActionModelError(
                 f"{meta_file}: the model was trained on other window features than this version computes; retrain it"
             )

@@ -16,11 +16,13 @@ from tqdm import tqdm
 
 from har_stream.clips import LabelledClip
 from har_stream.temporal.dataset import Windows, clip_windows
-from har_stream.temporal.features import FEATURE_NAMES, WINDOW_S
+from har_stream.temporal.features import ALL_FEATURE_NAMES, WINDOW_S
 
 log = logging.getLogger(__name__)
 
 TEMPORAL_ACTIONS: tuple[str, ...] = ("fighting", "running")
+DECONFOUND = True
+NEAR_GAP_FEATURE = 0.3
 
 
 def build_windows(clips: list[LabelledClip], harvest: Path, split: dict[str, str], parts: tuple[str, ...]) -> Windows:
@@ -31,7 +33,7 @@ def build_windows(clips: list[LabelledClip], harvest: Path, split: dict[str, str
         path = harvest / "tracks" / f"{Path(clip.file).stem}.npz"
         if part not in parts or not path.is_file():
             continue
-        w = clip_windows(path, clip.label, clip.group, synthetic=part == "train")
+        w = clip_windows(path, clip.label, clip.group, synthetic=True)
         w.variant = np.array([f"{part}:{v}" for v in w.variant], dtype=object)
         sets.append(w)
     return Windows.concat(sets)
@@ -62,6 +64,18 @@ def fit_action(windows: Windows, action: str, parts: tuple[str, ...], settings: 
     rows = np.isfinite(target) & np.isin(part, parts)
     y = target[rows].astype(int)
     w = windows.weight[rows].astype(np.float64)
+    if action == "fighting" and DECONFOUND:
+        # Fighting positives are chosen as people touching someone, so closeness alone would separate them from
+        # most negatives. Re-weight the negatives so that as large a share of their weight is close to someone as
+        # of the positives': the model must tell fighting from standing close by motion, not by distance.
+        near = windows.x[rows, ALL_FEATURE_NAMES.index("nearest_gap")] <= NEAR_GAP_FEATURE
+        for label in (0, 1):
+            w[y == label] /= w[y == label].sum()
+        share = float(w[(y == 1) & near].sum())
+        neg_near, neg_far = (y == 0) & near, (y == 0) & ~near
+        if neg_near.any() and neg_far.any() and 0 < share < 1:
+            w[neg_near] *= share / w[neg_near].sum()
+            w[neg_far] *= (1 - share) / w[neg_far].sum()
     for label in (0, 1):
         if (y == label).any():
             w[y == label] *= 0.5 / w[y == label].sum()
@@ -95,10 +109,21 @@ def clip_level(windows: Windows, probs: np.ndarray, alpha: float, variant: str =
 
 def export_onnx(model: Any, path: Path) -> Path:
     """Write a fitted binary tree model as ONNX (probabilities as a plain tensor, no ZipMap)."""
-    from skl2onnx import to_onnx
+    from unittest import mock
 
-    sample = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
-    onx = to_onnx(model, sample, options={id(model): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    from skl2onnx import to_onnx
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+
+    def add_node(*args: Any, nodes_missing_value_tracks_true: Any = 0, **kwargs: Any) -> Any:
+        # skl2onnx 1.20 passes leaves' "missing goes left" as a Python bool, which ONNX's integer attribute
+        # refuses for HistGradientBoosting models; the value is an integer flag, so pass it as one.
+        return original(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
+
+    sample = np.zeros((1, len(ALL_FEATURE_NAMES)), dtype=np.float32)
+    with mock.patch.object(tree_ensemble, "add_node", add_node):
+        onx = to_onnx(model, sample, options={id(model): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
     path.write_bytes(onx.SerializeToString())
     return path
 
@@ -111,9 +136,94 @@ def save_temporal_model(folder: Path, models: dict[str, Any], meta: dict[str, An
     meta = {
         **meta,
         "actions": list(models),
-        "features": list(FEATURE_NAMES),
+        "features": list(ALL_FEATURE_NAMES),
         "window_s": WINDOW_S,
         "saved": time.strftime("%Y-%m-%d"),
     }
     (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return folder
+
+
+def _subset(windows: Windows, mask: np.ndarray) -> Windows:
+    return Windows(**{name: getattr(windows, name)[mask] for name in Windows.__dataclass_fields__})
+
+
+def _parts(windows: Windows) -> np.ndarray:
+    return np.array([v.split(":")[0] for v in windows.variant])
+
+
+def validation_figures(windows: Windows, models: dict[str, Any], labels: dict[str, str], alpha: float) -> dict:
+    """Figures on the val part: clip-level fighting AUROC (highest smoothed track score per clip) and, for
+    running, window-level AUROC of synthetic sped-up walkers against every real-speed window."""
+    from har_stream.video_eval.metrics import auroc
+
+    val = _subset(windows, _parts(windows) == "val")
+    out: dict[str, Any] = {}
+    if "fighting" in models and len(val):
+        probs = models["fighting"].predict_proba(val.x)[:, 1]
+        clip_scores = clip_level(val, probs, alpha)
+        positive = [labels.get(c) == "fighting" for c in clip_scores]
+        out["fighting_clip_auroc"] = auroc(np.array(list(clip_scores.values())), np.array(positive))
+        out["fighting_clips"] = {"positive": int(sum(positive)), "negative": int(len(positive) - sum(positive))}
+    if "running" in models and len(val):
+        probs = models["running"].predict_proba(val.x)[:, 1]
+        synthetic = np.array([v.split(":")[1].startswith("speed") for v in val.variant])
+        real = np.array([v.endswith(":real") for v in val.variant])
+        rows = synthetic | real
+        out["running_window_auroc_synthetic"] = auroc(probs[rows], synthetic[rows])
+        out["running_windows"] = {"sped_up": int(synthetic.sum()), "real_speed": int(real.sum())}
+    return out
+
+
+def train_temporal(
+    clips: list[LabelledClip],
+    harvest: Path,
+    split: dict[str, str],
+    out: Path,
+    settings: TreeSettings | None = None,
+    alpha: float = 0.4,
+    seed: int = 0,
+    command: str = "",
+    final_parts: tuple[str, ...] = ("train", "val"),
+) -> dict[str, Any]:
+    """Fit on the train groups and measure on the val groups; then refit on ``final_parts`` (train + val by
+    default; train alone gives a model whose val figures stay held out, for tuning the pipeline's thresholds)
+    and save ONNX models with a model card. The test groups are never used. Returns the figures."""
+    settings = settings or TreeSettings()
+    labels = {Path(c.file).stem: c.label for c in clips}
+    windows = build_windows(clips, harvest, split, ("train", "val"))
+    held_out = {action: fit_action(windows, action, ("train",), settings, seed) for action in TEMPORAL_ACTIONS}
+    figures = validation_figures(windows, held_out, labels, alpha)
+    final = {action: fit_action(windows, action, final_parts, settings, seed) for action in TEMPORAL_ACTIONS}
+    parts = _parts(windows)
+    counts = {
+        action: {
+            "positive": int(np.sum(getattr(windows, action) == 1)),
+            "negative": int(np.sum(getattr(windows, action) == 0)),
+        }
+        for action in TEMPORAL_ACTIONS
+    }
+    meta = {
+        "name": out.name,
+        "kind": "temporal",
+        "model": {"type": "HistGradientBoostingClassifier per action", **settings.__dict__},
+        "ema_alpha_validated": alpha,
+        "command": command,
+        "data": {
+            "clips": "../shared/videos/cctv (train and val groups of models/cctv_split.csv; test groups unused)",
+            "windows": {"train": int((parts == "train").sum()), "val": int((parts == "val").sum())},
+            "final_fit_on": list(final_parts),
+            "targets": counts,
+        },
+        "validation": figures,
+    }
+    save_temporal_model(out, final, meta)
+    from har_stream.temporal.model import TemporalModel
+
+    served = TemporalModel(out)
+    check = windows.x[:: max(1, len(windows) // 500)]
+    reference = np.stack([final[a].predict_proba(check)[:, 1] for a in served.actions], axis=1)
+    figures["onnx_max_abs_diff"] = float(np.abs(served.predict(check) - reference).max())
+    meta["validation"] = figures
+    (out / "model.json").write_text(json.dumps({**json.loads((out / "model.json").read_text()), **meta}, indent=2))
+    return figures

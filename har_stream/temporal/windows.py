@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_stream.temporal.features import FEATURE_NAMES, WINDOW_S, TrackHistory, window_features
+from har_stream.temporal.features import (
+    ALL_FEATURE_NAMES,
+    FEATURE_NAMES,
+    NEIGHBOUR_SOURCES,
+    WINDOW_S,
+    TrackHistory,
+    window_features,
+)
+
+_SOURCE_COLUMNS = [FEATURE_NAMES.index(name) for name in NEIGHBOUR_SOURCES]
+_GAP = FEATURE_NAMES.index("nearest_gap")
 
 #: A track unseen for this long is forgotten.
 FORGET_AFTER_S = 2.0
@@ -66,29 +76,47 @@ class TrackWindows:
         """Features (k, F) of the people at indices ``chosen`` of this frame, and which of them had enough history.
 
         ``track_ids`` and ``boxes`` are everyone on the frame (the neighbours); rows without enough history are NaN.
+        The last columns describe each person's nearest neighbour (see ``NEIGHBOUR_NAMES``).
         """
-        out = np.full((len(chosen), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+        n = len(track_ids)
+        out = np.full((len(chosen), len(ALL_FEATURE_NAMES)), np.nan, dtype=np.float32)
         ok = np.zeros(len(chosen), dtype=bool)
-        velocities = None
-        for row, i in enumerate(chosen):
+        if len(chosen) == 0:
+            return out, ok
+        nearest = _nearest(boxes) if n > 1 else np.full(n, -1)
+        need = sorted({int(i) for i in chosen} | {int(nearest[i]) for i in chosen if nearest[i] >= 0})
+        velocities = np.stack([self._velocity(int(k), t) for k in track_ids])
+        own: dict[int, np.ndarray] = {}
+        for i in need:
             tid = int(track_ids[i])
             history = self._histories.get(tid)
             if history is None:
                 continue
             times, own_boxes, kps, patches = history.window(t, self.window_s)
-            if velocities is None:
-                velocities = np.stack([self._velocity(int(k), t) for k in track_ids]) if len(track_ids) else None
             others = np.flatnonzero(np.asarray(track_ids) != tid)
             vector = window_features(
-                times,
-                own_boxes,
-                kps,
-                frame_height,
-                boxes[others],
-                velocities[others] if velocities is not None else np.zeros((0, 2)),
-                patches,
-                window_s=self.window_s,
+                times, own_boxes, kps, frame_height, boxes[others], velocities[others], patches, self.window_s
             )
             if vector is not None:
-                out[row], ok[row] = vector, True
+                own[i] = vector
+        width = len(FEATURE_NAMES)
+        for row, i in enumerate(chosen):
+            vector = own.get(int(i))
+            if vector is None:
+                continue
+            out[row, :width], ok[row] = vector, True
+            j = int(nearest[i])
+            if j >= 0 and j in own and vector[_GAP] <= 1.0:
+                out[row, width:] = own[j][_SOURCE_COLUMNS]
         return out, ok
+
+
+def _nearest(boxes: np.ndarray) -> np.ndarray:
+    """Index of each box's nearest other box (by gap between the boxes)."""
+    b = boxes[:, None, :]
+    o = boxes[None, :, :]
+    dx = np.maximum(0, np.maximum(o[..., 0] - b[..., 2], b[..., 0] - o[..., 2]))
+    dy = np.maximum(0, np.maximum(o[..., 1] - b[..., 3], b[..., 1] - o[..., 3]))
+    gap = np.hypot(dx, dy)
+    np.fill_diagonal(gap, np.inf)
+    return np.argmin(gap, axis=1)

@@ -44,9 +44,12 @@ class OpenSetOptions:
     seed: int = 0
     epochs: int = 40
     patience: int = 4
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-4
     cctv_weight: float = 1.0
     command: str = ""
+    #: Cross-validation: recording groups whose CCTV crops are left out, and the val part trained on too.
+    exclude_groups: frozenset[str] = frozenset()
+    cctv_all_train: bool = False
 
 
 @dataclass
@@ -142,25 +145,37 @@ def photo_blocks(
     return blocks
 
 
-def cctv_blocks(trunk: Any, preprocess: Callable, crops: list[HarvestedCrop], tag: str) -> list[FeatureBlock]:
-    """Harvested CCTV crops (train and val parts), and their mirror images (train only)."""
+def cctv_blocks(
+    trunk: Any,
+    preprocess: Callable,
+    crops: list[HarvestedCrop],
+    tag: str,
+    exclude_groups: frozenset[str] = frozenset(),
+    all_train: bool = False,
+) -> list[FeatureBlock]:
+    """Harvested CCTV crops (train and val parts), and their mirror images (train rows only).
+
+    ``exclude_groups`` leaves recordings out entirely and ``all_train`` trains on the val part too (cross-validation
+    over the train and val groups); features are computed once for every crop and cached either way.
+    """
     labels = np.array([ALL_ACTIONS.index(c.label) for c in crops])
-    parts = np.array([c.part for c in crops])
-    train = np.flatnonzero(parts == "train")
+    parts = np.array(["train" if all_train else c.part for c in crops])
+    keep = np.array([c.group not in exclude_groups for c in crops], dtype=bool)
     everyone = np.arange(len(crops))
 
-    def loader(flip: bool, pick: np.ndarray) -> Callable[[int], np.ndarray | None]:
+    def loader(flip: bool) -> Callable[[int], np.ndarray | None]:
         def load(i: int) -> np.ndarray | None:
-            image = read_crop(crops[pick[i]].path)
+            image = read_crop(crops[i].path)
             return None if image is None else np.ascontiguousarray(image[:, ::-1] if flip else image)
 
         return load
 
     blocks = []
-    for name, flip, pick in (("cctv_crop", False, everyone), ("cctv_crop_flip", True, train)):
-        key = _key(tag, name, [str(crops[i].path) for i in pick])
-        x, kept = embed(trunk, preprocess, loader(flip, pick), len(pick), key, name)
-        blocks.append(FeatureBlock(name, x[kept], labels[pick][kept], parts[pick][kept]))
+    for name, flip in (("cctv_crop", False), ("cctv_crop_flip", True)):
+        key = _key(tag, name, "all", [str(c.path) for c in crops])
+        x, kept = embed(trunk, preprocess, loader(flip), len(crops), key, name)
+        rows = everyone[kept & keep & ((parts == "train") if flip else True)]
+        blocks.append(FeatureBlock(name, x[rows], labels[rows], parts[rows]))
     return blocks
 
 
@@ -224,6 +239,22 @@ def _stack(blocks: Sequence[FeatureBlock], part: str, names: Sequence[str] | Non
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys), np.concatenate(src)
 
 
+def _start_from_base_head(new: Any, base: Any, n_base: int, seed: int) -> None:
+    """Copy the base model's head into the new network: its hidden layers whole, its output columns for the
+    classes they share; the new classes' columns start small, with the base classes' mean bias."""
+    for layer in base.layers:
+        if layer.name.startswith("head_") and layer.weights and layer.name != "head_out":
+            new.get_layer(layer.name).set_weights(layer.get_weights())
+    kernel, bias = base.get_layer("head_out").get_weights()
+    new_kernel, new_bias = new.get_layer("head_out").get_weights()
+    rng = np.random.default_rng(seed)
+    new_kernel[:, :n_base] = kernel
+    new_kernel[:, n_base:] = rng.normal(0, 0.1 * float(kernel.std()), new_kernel[:, n_base:].shape)
+    new_bias[:n_base] = bias
+    new_bias[n_base:] = float(bias.mean())
+    new.get_layer("head_out").set_weights([new_kernel, new_bias])
+
+
 def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
     """Train, calibrate and save the open-set model folder; return its figures."""
     import keras
@@ -247,7 +278,7 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
     tag = f"{meta['name']}:{meta.get('saved', '')}:{base.input_size}"
     blocks = photo_blocks(trunk, base._preprocess, rows, split, boxes, base.input_size, padding, options.seed, tag)
     harvested = labelled_crops(options.harvest, ("train", "val"))
-    blocks += cctv_blocks(trunk, base._preprocess, harvested, tag)
+    blocks += cctv_blocks(trunk, base._preprocess, harvested, tag, options.exclude_groups, options.cctv_all_train)
 
     x_train, y_train, src_train = _stack(blocks, "train")
     x_val, y_val, _src_val = _stack(blocks, "val")
@@ -263,6 +294,7 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
     backbone_layers = [name for name in meta["trained_layers"] if not name.startswith("head_")]
     for name in backbone_layers:
         new.get_layer(name).set_weights(net.get_layer(name).get_weights())
+    _start_from_base_head(new, net, len(meta["classes"]), options.seed)
     top = top_submodel(new, POOL_LAYER)
     top.compile(
         optimizer=keras.optimizers.Adam(options.learning_rate),
@@ -302,7 +334,8 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
         figures[f"test_{name}"]["ece"] = round(expected_calibration_error(probs, y_test), 4)
     for name in ("photo_crop", "cctv_crop"):
         x_v, y_v, _ = _stack(blocks, "val", [name])
-        figures[f"val_{name}"] = scores(predict_features(top, x_v), y_v)
+        if len(y_v):
+            figures[f"val_{name}"] = scores(predict_features(top, x_v), y_v)
     figures["history"] = {k: [round(float(v), 4) for v in vals] for k, vals in history.items()}
 
     by_label = {
@@ -324,9 +357,10 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
             "name": "open-set, trained as served",
             "steps": [
                 f"Backbone and its fine-tuned top stages taken unchanged from `{meta['name']}`.",
-                "Head trained anew on pooled features of: photos whole and mirrored; person crops cut from the photos "
-                "by the pipeline's detector and crop function; those crops CCTV-degraded; real CCTV person crops "
-                "(train groups) and their mirror images.",
+                "Head started from the base model's head (its output columns for the 15 actions; small new columns "
+                "for the background classes) and trained on pooled features of: photos whole and mirrored; person "
+                "crops cut from the photos by the pipeline's detector and crop function; those crops CCTV-degraded; "
+                "real CCTV person crops (train groups) and their mirror images.",
                 f"Adam lr {options.learning_rate}, sample weights 1/sqrt(class frequency), early stopping on val "
                 f"loss (patience {options.patience}), best epoch {int(np.argmin(history['val_loss'])) + 1}.",
                 f"Temperature scaling on validation rows: T = {temperature:.3f}, folded into `head_out`.",

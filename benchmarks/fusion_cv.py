@@ -1,0 +1,152 @@
+"""Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
+
+    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--json benchmarks/video/fusion_cv.json]
+
+For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
+open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
+fold's clips, and keep every person's image score and motion score per frame. Then, over all folds' clips, score
+each fusion weight (clip AUROC) and each rule threshold / duration (alert recall, false alarms on none clips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from har_stream.api import build_config  # noqa: E402
+from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
+from har_stream.frame import ACTION_SCORES, MOTION_SCORES  # noqa: E402
+from har_stream.temporal.training import train_temporal  # noqa: E402
+from har_stream.training.open_set import OpenSetOptions, train_open_set  # noqa: E402
+from har_stream.video_eval.metrics import auroc  # noqa: E402
+from har_stream.video_eval.runner import build_pipeline  # noqa: E402
+
+ACTIONS = ("fighting", "running")
+
+
+def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, np.ndarray]]:
+    """Per clip: label and rows (time, track, image fighting, image running, motion fighting, motion running)."""
+    overrides = {
+        "classifier.model": str(classifier),
+        "classifier.runtime": "keras",
+        "temporal.model": str(temporal),
+        "temporal.weight": 0.0,
+    }
+    pipeline = build_pipeline(build_config(REPO / "configs" / "cctv.yaml", overrides=overrides))
+    out = {}
+    for clip in clips:
+        rows: list[tuple[float, ...]] = []
+
+        def keep(record, rows=rows) -> None:
+            det = record.detections
+            if not len(det) or ACTION_SCORES not in det.data:
+                return
+            image = det.data[ACTION_SCORES]
+            motion = det.data.get(MOTION_SCORES)
+            cols = [record.action_classes.index(a) for a in ACTIONS]
+            for i, tid in enumerate(det.tracker_id):
+                m = motion[i] if motion is not None else np.full(2, np.nan)
+                rows.append((record.timestamp, int(tid), *image[i, cols], *np.nan_to_num(m)))
+
+        pipeline.run(source=str(clip.path), on_frame=keep)
+        out[clip.file] = (clip.label, np.array(rows, dtype=np.float64).reshape(-1, 6))
+    return out
+
+
+def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float) -> bool:
+    """Whether a rule (score >= threshold held for duration, per track) starts an alert."""
+    for tid in np.unique(rows[:, 1]):
+        sel = rows[:, 1] == tid
+        since = None
+        for t, s in zip(rows[sel, 0], score[sel], strict=True):
+            if s >= threshold:
+                since = t if since is None else since
+                if t - since >= duration:
+                    return True
+            else:
+                since = None
+    return False
+
+
+def main() -> None:
+    """Run the folds and the grids."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
+    parser.add_argument("--harvest", type=Path, default=REPO / "out" / "harvest")
+    parser.add_argument("--work", type=Path, default=REPO / "out" / "fusion_cv")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    clips = read_clip_labels(args.clips)
+    split = load_clip_split(REPO / "models" / "cctv_split.csv")
+    pool = [c for c in clips if split.get(c.file) in ("train", "val")]
+    groups = sorted({c.group for c in pool})
+    rng = np.random.default_rng(0)
+    order = list(rng.permutation(groups))
+    folds = [set(order[k :: args.folds]) for k in range(args.folds)]
+    traces: dict[str, tuple[str, np.ndarray]] = {}
+    for k, held in enumerate(folds):
+        work = args.work / f"fold{k}"
+        cached = work / "traces.npz"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=True) as stored:
+                traces.update(stored["traces"].item())
+            continue
+        fold_split = {c.file: ("test" if c.group in held else "train") if c.file in split else "" for c in clips}
+        fold_split = {f: p for f, p in fold_split.items() if split.get(f) in ("train", "val")}
+        train_open_set(
+            OpenSetOptions(
+                base=REPO / "models" / "efficientnet_lite2_har",
+                data=REPO.parent / "shared" / "data" / "har",
+                harvest=args.harvest,
+                out=work / "classifier",
+                exclude_groups=frozenset(held),
+                cctv_all_train=True,
+            )
+        )
+        train_temporal(pool, args.harvest, fold_split, work / "temporal", final_parts=("train",))
+        fold_traces = traces_of([c for c in pool if c.group in held], work / "classifier", work / "temporal")
+        np.savez(cached, traces=np.array(fold_traces, dtype=object))
+        traces.update(fold_traces)
+    result: dict = {"clips": len(traces), "folds": args.folds, "weights": {}, "rules": {}}
+    for a, action in enumerate(ACTIONS):
+        labels = {f: lab for f, (lab, _) in traces.items()}
+        positive = np.array([labels[f] == action for f in traces])
+        if action == "running" and not positive.any():
+            positive = None
+        for w in (0.0, 0.25, 0.5, 0.6, 0.7, 0.85, 1.0):
+            fused = {f: w * r[:, 4 + a] + (1 - w) * r[:, 2 + a] for f, (_, r) in traces.items()}
+            best = np.array([float(v.max()) if len(v) else 0.0 for v in fused.values()])
+            entry = result["weights"].setdefault(action, {})
+            entry[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
+            grid = {}
+            for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+                for duration in (0.2, 0.4, 0.8):
+                    alerts = np.array(
+                        [fires(r, fused[f], threshold, duration) if len(r) else False for f, (_, r) in traces.items()]
+                    )
+                    none = np.array([labels[f] == "none" for f in traces])
+                    grid[f"{threshold}/{duration}"] = {
+                        "recall": float(alerts[positive].mean()) if positive is not None else None,
+                        "false_alarms_none": float(alerts[none].mean()),
+                        "false_alarms_all_negatives": float(alerts[~positive].mean())
+                        if positive is not None
+                        else float(alerts.mean()),
+                    }
+            result["rules"].setdefault(action, {})[str(w)] = grid
+        print(action, {w: v["auroc"] for w, v in result["weights"][action].items()})
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""``card.md`` of a temporal model folder, from its ``model.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from har_stream.temporal.features import ALL_FEATURE_NAMES
+
+
+def write_temporal_card(folder: Path) -> Path:
+    """Write ``folder/card.md``: data, split, targets, features, model, figures, cost."""
+    meta = json.loads((folder / "model.json").read_text())
+    val = meta.get("validation", {})
+    data = meta.get("data", {})
+    lines = [
+        f"# Temporal model `{meta['name']}`",
+        "",
+        f"Evidence for {', '.join(meta['actions'])} from a person's last {meta['window_s']:g} s of pose and motion. "
+        f"Trained {meta.get('saved', '')} with `{meta.get('command', '')}`.",
+        "",
+        "## Data and split",
+        f"- {data.get('clips', '')}; windows: {data.get('windows', {})}.",
+        "- Groups (the recording a clip was cut from) never straddle train/val/test; the test groups are used "
+        "only by `har-stream evaluate-video --split models/cctv_split.csv --part test`.",
+        "- Per-track targets from per-clip labels (see `har_stream/temporal/dataset.py`): in a fight clip, people "
+        "touching another person's box on at least half their frames are fighting, bystanders are left out; every "
+        "person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
+        "stands close to someone as of the positives (closeness alone must not decide). Running positives are "
+        "synthetic: walkers of train clips replayed 2x and 3x faster; negatives: everyone at real speed and "
+        "walkers whose translation is stretched 4x (what an overhead view does to box-height speeds).",
+        f"- Targets: {data.get('targets', {})}.",
+        "",
+        "## Features",
+        "Per window, normalised by box height and time (see `har_stream/temporal/features.py`): "
+        + ", ".join(f"`{n}`" for n in ALL_FEATURE_NAMES)
+        + ".",
+        "Keypoints below confidence 0.3 count as missing and their features are NaN (the trees learned a branch "
+        "for missing values); people under 40 px tall get no limb features.",
+        "",
+        "## Model",
+        f"- {meta['model']}, exported to ONNX (`<action>.onnx`), run on ONNX Runtime in the pipeline.",
+        f"- ONNX vs scikit-learn max difference on training windows: {val.get('onnx_max_abs_diff', 'n/a')}.",
+        "",
+        "## Figures on the val groups (model fitted on train groups only)",
+        f"- Fighting, clip-level AUROC (highest smoothed track score): {val.get('fighting_clip_auroc')} "
+        f"on {val.get('fighting_clips')}.",
+        f"- Running, window AUROC of synthetic 2-3x walkers against real-speed windows: "
+        f"{val.get('running_window_auroc_synthetic')} on {val.get('running_windows')}.",
+        "",
+        "Held-out test figures (evaluate-video on the test groups) are in the README.",
+    ]
+    path = folder / "card.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
