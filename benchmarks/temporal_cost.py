@@ -53,7 +53,7 @@ def main() -> None:
         "frames": len(records),
         "people_per_frame": round(sum(len(r.detections) for r in records) / len(records), 1),
     }
-    for every in (1, TemporalConfig().every_n_frames):
+    for every in (1, TemporalConfig().every_n_frames):  # worst case, then the default
         stage = TemporalStage(model, TemporalConfig(every_n_frames=every))
         work = [copy.copy(r) for r in records]
         for r, original in zip(work, records, strict=True):

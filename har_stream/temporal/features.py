@@ -262,17 +262,12 @@ def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 
 def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others: np.ndarray) -> float:
-    hits = 0
-    for k in range(len(keypoints)):
-        joints = [j for j in (*_WRISTS, *_ANKLES) if seen[k, j]]
-        if not joints:
-            continue
-        p = keypoints[k, joints, :2]
-        inside = (
-            (p[:, None, 0] >= others[None, :, 0])
-            & (p[:, None, 0] <= others[None, :, 2])
-            & (p[:, None, 1] >= others[None, :, 1])
-            & (p[:, None, 1] <= others[None, :, 3])
-        )
-        hits += bool(inside.any())
-    return hits / max(len(keypoints), 1)
+    joints = [*_WRISTS, *_ANKLES]
+    p = keypoints[:, joints, :2]  # (n, 4, 2)
+    inside = (
+        (p[:, :, None, 0] >= others[None, None, :, 0])
+        & (p[:, :, None, 0] <= others[None, None, :, 2])
+        & (p[:, :, None, 1] >= others[None, None, :, 1])
+        & (p[:, :, None, 1] <= others[None, None, :, 3])
+    ).any(axis=2) & seen[:, joints]
+    return float(inside.any(axis=1).mean()) if len(keypoints) else 0.0

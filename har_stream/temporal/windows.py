@@ -62,8 +62,8 @@ class TrackWindows:
             self._histories.pop(int(tid), None)
             self._last_seen.pop(int(tid), None)
 
-    def _velocity(self, tid: int, t: float) -> np.ndarray:
-        times, boxes, _, _ = self._histories[tid].window(t, self.window_s)
+    def _velocity(self, window: tuple) -> np.ndarray:
+        times, boxes = window[0], window[1]
         if len(times) < 2 or times[-1] <= times[0]:
             return np.zeros(2)
         start = np.array([(boxes[0, 0] + boxes[0, 2]) / 2, boxes[0, 3]])
@@ -85,15 +85,27 @@ class TrackWindows:
             return out, ok
         nearest = _nearest(boxes) if n > 1 else np.full(n, -1)
         need = sorted({int(i) for i in chosen} | {int(nearest[i]) for i in chosen if nearest[i] >= 0})
-        velocities = np.stack([self._velocity(int(k), t) for k in track_ids])
+        windows: dict[int, tuple] = {}
+
+        def window_of(i: int) -> tuple | None:
+            if i not in windows:
+                history = self._histories.get(int(track_ids[i]))
+                windows[i] = history.window(t, self.window_s) if history is not None else None
+            return windows[i]
+
+        # Only each person's nearest neighbour's velocity is used (relative speed): compute just those.
+        velocities = np.zeros((n, 2))
+        for i in need:
+            j = int(nearest[i])
+            if j >= 0 and (w := window_of(j)) is not None:
+                velocities[j] = self._velocity(w)
         own: dict[int, np.ndarray] = {}
         for i in need:
-            tid = int(track_ids[i])
-            history = self._histories.get(tid)
-            if history is None:
+            w = window_of(i)
+            if w is None:
                 continue
-            times, own_boxes, kps, patches = history.window(t, self.window_s)
-            others = np.flatnonzero(np.asarray(track_ids) != tid)
+            times, own_boxes, kps, patches = w
+            others = np.flatnonzero(np.arange(n) != i)
             vector = window_features(
                 times, own_boxes, kps, frame_height, boxes[others], velocities[others], patches, self.window_s
             )

@@ -128,6 +128,13 @@ def evaluate_command(
     runtime: Annotated[str, typer.Option(help="keras (the trained network) or onnx-int8 (the pipeline's copy).")] = (
         "keras"
     ),
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="whole: classify whole images (comparable with published figures); crops: the largest person "
+            "the pipeline's detector finds, cut as the pipeline cuts it (the protocol of served video)."
+        ),
+    ] = "whole",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Score a model: top-1 accuracy, log loss, per-class precision/recall/F1 and a confusion matrix PNG.
@@ -142,12 +149,22 @@ def evaluate_command(
     from har_stream.weights import WeightsNotFoundError
 
     try:
-        result = evaluate(model, data, split, out, json_path, runtime)
+        result = evaluate(model, data, split, out, json_path, runtime, protocol)
     except (DatasetError, ActionModelError, WeightsNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     f = result.figures
-    keys = ("model", "runtime", "split", "n_images", "accuracy", "log_loss", "balanced_accuracy", "macro_f1")
+    keys = (
+        "model",
+        "runtime",
+        "split",
+        "protocol",
+        "n_images",
+        "accuracy",
+        "log_loss",
+        "balanced_accuracy",
+        "macro_f1",
+    )
     summary = {k: f[k] for k in keys}
     summary.update(
         {"unreadable": f["unreadable"], "json": str(result.json_path), "confusion": str(result.confusion_png)}

@@ -16,6 +16,7 @@ from har_stream.action_model.preprocess import square_resize
 from har_stream.training.dataset import LabelledImage, load_bgr, load_split, read_labels
 from har_stream.training.metrics import classification_report
 from har_stream.training.reports import plot_confusion
+from har_stream.training.served import served_crop
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,13 @@ def select_rows(model: Any, rows: list[LabelledImage], split: str) -> tuple[list
     return chosen, split
 
 
-def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32) -> tuple[np.ndarray, list[int]]:
-    """Probabilities for every readable image; indices of the unreadable ones (reported and skipped)."""
+def predict_rows(
+    model: Any, rows: list[LabelledImage], batch: int = 32, boxes: np.ndarray | None = None, padding: float = 0.15
+) -> tuple[np.ndarray, list[int]]:
+    """Probabilities for every readable image; indices of the unreadable ones (reported and skipped).
+
+    With ``boxes`` (one person box per image, NaN for nobody) each image is cut as the pipeline cuts a person
+    (the crop protocol); without, the whole image is classified (the whole-image protocol)."""
     probs, skipped = [], []
     for start in tqdm(range(0, len(rows), batch), desc=f"evaluating {model.name}", unit="batch"):
         crops = []
@@ -58,7 +64,10 @@ def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32) -> tupl
                 log.warning("skipping unreadable image %s", rows[index].path)
                 skipped.append(index)
                 continue
-            crops.append(square_resize(image, model.input_size))
+            if boxes is None:
+                crops.append(square_resize(image, model.input_size))
+            else:
+                crops.append(served_crop(image, boxes[index], padding, model.input_size))
         if crops:
             probs.append(model.predict(np.stack(crops)))
     out = np.concatenate(probs) if probs else np.zeros((0, len(model.classes)), dtype=np.float32)
@@ -72,17 +81,29 @@ def evaluate(
     out: Path | None = None,
     json_path: Path | None = None,
     runtime: str = "keras",
+    protocol: str = "whole",
 ) -> Evaluation:
     """Score a model (on ``runtime``: keras or onnx-int8) on a labelled folder; write ``metrics.json`` and
-    ``confusion.png`` to ``out``."""
+    ``confusion.png`` to ``out``. ``protocol``: ``whole`` images (comparable with published figures) or
+    ``crops``, the largest person the pipeline's detector finds, cut as the classifier stage cuts it."""
+    if protocol not in ("whole", "crops"):
+        raise ValueError(f"protocol must be whole or crops, not {protocol!r}")
     model = load_action_model(model_dir, runtime)
     rows, used_split = select_rows(model, read_labels(data), split)
-    probs, skipped = predict_rows(model, rows)
+    boxes = None
+    if protocol == "crops":
+        from har_stream.config.schema import DetectorConfig
+        from har_stream.detection.detector import PersonDetector
+        from har_stream.training.served import person_boxes
+
+        boxes = person_boxes(rows, PersonDetector(DetectorConfig()))
+    probs, skipped = predict_rows(model, rows, boxes=boxes)
     unreadable = set(skipped)
     kept = [r for i, r in enumerate(rows) if i not in unreadable]
     y_true = np.array([model.classes.index(r.label) for r in kept], dtype=np.int64)
     figures = classification_report(y_true, probs, model.classes)
     figures.update({"model": model.name, "runtime": model.runtime, "data": str(data), "split": used_split})
+    figures["protocol"] = protocol
     figures["unreadable"] = len(skipped)
     out = out or Path("out") / "eval" / model.name
     out.mkdir(parents=True, exist_ok=True)

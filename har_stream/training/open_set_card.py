@@ -97,7 +97,8 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
     ):
         if key in figures:
             f = figures[key]
-            lines.append(f"| {title} | {f['accuracy']:.3f} | {f['log_loss']:.3f} | {f.get('ece', float('nan')):.3f} |")
+            ece = f"{f['ece']:.3f}" if "ece" in f else "–"
+            lines.append(f"| {title} | {f['accuracy']:.3f} | {f['log_loss']:.3f} | {ece} |")
     lines += [
         "",
         f"Calibration: temperature {cal.get('temperature')} fitted on validation rows; val ECE "

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,9 +20,11 @@ from tqdm import tqdm
 
 from har_stream.action_model.preprocess import square_resize
 from har_stream.classification.crops import square_box
-from har_stream.detection.detector import PersonDetector
 from har_stream.training.dataset import LabelledImage, load_bgr
 from har_stream.training.features import feature_cache_dir
+
+if TYPE_CHECKING:
+    from har_stream.detection.detector import PersonDetector
 
 log = logging.getLogger(__name__)
 
