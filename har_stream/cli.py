@@ -154,6 +154,8 @@ def run(
             )
             pipeline = Pipeline(cfg)
         except (ConfigError, WeightsNotFoundError, ActionModelError, DetectorError) as exc:
+            if state["signals"]:  # a signal that landed inside a native model loader surfaces as its failure
+                raise _fail("interrupted while loading models; nothing was written", 130) from None
             raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
         except KeyboardInterrupt:
             raise _fail("interrupted while loading models; nothing was written", 130) from None
