@@ -48,8 +48,27 @@ def write_temporal_card(folder: Path) -> Path:
         f"- Running, window AUROC of synthetic 2-3x walkers against real-speed windows: "
         f"{val.get('running_window_auroc_synthetic')} on {val.get('running_windows')}.",
         "",
-        "Held-out test figures (evaluate-video on the test groups) are in the README.",
     ]
+    cv = meta.get("cross_validation")
+    if cv:
+        lines += [
+            "",
+            "## Cross-validation over the train and val groups (benchmarks/fusion_cv.py)",
+            f"- {cv['what']}: fighting clip AUROC motion alone {cv['motion_alone']}, image classifier alone "
+            f"{cv['image_alone']}, fused with weight {cv['weight']} {cv['fused']} ({cv['clips']} clips).",
+        ]
+    test = meta.get("held_out_test")
+    if test:
+        lines += [
+            "",
+            "## Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
+            *[f"- {line}" for line in test],
+        ]
+    cost = meta.get("cost")
+    if cost:
+        lines += ["", "## Cost", *[f"- {line}" for line in cost]]
+    if not test:
+        lines += ["", "Held-out test figures (evaluate-video on the test groups) are in the README."]
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
