@@ -114,7 +114,8 @@ def run(
     from har_stream.api import build_config
     from har_stream.config.loading import ConfigError
     from har_stream.detection.detector import DetectorError
-    from har_stream.pipeline import Pipeline
+    from har_stream.output_paths import OutputPathError, check_output_paths, local_file
+    from har_stream.pipeline import Pipeline, output_paths
     from har_stream.rules.zones import ZoneError
     from har_stream.sinks import VideoExportError, WindowUnavailableError
     from har_stream.sources import SourceError
@@ -152,16 +153,24 @@ def run(
                 show=show or None,
                 overrides=_parse_overrides(overrides or []),
             )
+            # Refuse outputs that would overwrite the input or each other before spending time on models.
+            check_output_paths({"source": local_file(cfg.source.uri)}, output_paths(cfg))
             pipeline = Pipeline(cfg)
-        except (ConfigError, WeightsNotFoundError, ActionModelError, DetectorError) as exc:
-            if state["signals"]:  # a signal that landed inside a native model loader surfaces as its failure
-                raise _fail("interrupted while loading models; nothing was written", 130) from None
-            raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+        except OutputPathError as exc:
+            raise _fail(str(exc), 2) from None
         except KeyboardInterrupt:
             raise _fail("interrupted while loading models; nothing was written", 130) from None
+        except Exception as exc:
+            if state["signals"]:  # a signal that lands inside a native model loader surfaces as its failure
+                raise _fail("interrupted while loading models; nothing was written", 130) from None
+            if isinstance(exc, ConfigError | WeightsNotFoundError | ActionModelError | DetectorError):
+                raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
+            raise
         state["pipeline"] = pipeline
         try:
             result = pipeline.run(max_frames=max_frames, progress=progress and sys.stderr.isatty())
+        except OutputPathError as exc:
+            raise _fail(str(exc), 2) from None
         except (SourceError, ZoneError, VideoExportError, WindowUnavailableError, OSError) as exc:
             raise _fail(str(exc)) from None
     finally:

@@ -17,6 +17,7 @@ from har_stream.classification.stage import ActionClassifierStage
 from har_stream.config.schema import HarStreamConfig
 from har_stream.detection.detector import PersonDetector
 from har_stream.frame import FrameRecord
+from har_stream.output_paths import check_output_paths, local_file
 from har_stream.render.overlay import OverlayRenderer
 from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
@@ -107,12 +108,18 @@ class Pipeline:
 
         ``on_frame`` is called with every rendered record (e.g. for a dashboard); ``on_closed_alerts`` with
         alerts closed between frames (camera down) or at shutdown. Outputs are always finalised: the export
-        stays playable and open alerts get an end record, also on Ctrl-C.
+        stays playable and open alerts get an end record, also on Ctrl-C. An output that is the source file or
+        another output (whatever the spelling: ``..``, symlinks, hard links) raises
+        :class:`~har_stream.output_paths.OutputPathError` before anything is opened.
         """
         if source is None:
             if self.config.source.uri is None:
                 raise SourceError("no source given: pass --source or set source.uri in the config")
             source = self.config.source.uri
+        check_output_paths(
+            {"source": local_file(source.info.name if isinstance(source, FrameSource) else source)},
+            output_paths(self.config),
+        )  # before anything is opened for writing
         if not isinstance(source, FrameSource):
             source = open_source(source, self.config.source)
         run = _Run(self, source, on_frame, on_closed_alerts, progress)
@@ -302,6 +309,15 @@ class _Run:
             "runtime": getattr(model, "runtime", "") if model is not None else "",
         }
         result.source_problems = list(self.source.problems)
+
+
+def output_paths(config: HarStreamConfig) -> dict[str, Path | None]:
+    """Every file or folder a run of ``config`` writes, by config field."""
+    out = config.output
+    snapshots = out.snapshots
+    if snapshots is None and out.events is not None:
+        snapshots = out.events.with_name(out.events.stem + "_snapshots")
+    return {"output.video": out.video, "output.events": out.events, "output.snapshots": snapshots}
 
 
 def _build_sinks(
