@@ -53,7 +53,15 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise typer.BadParameter(f"expected KEY=VALUE, e.g. detector.imgsz=960; got {item!r}", param_hint="--set")
         key, value = item.split("=", 1)
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise typer.BadParameter(
+                f"{key.strip()}: the value {value!r} is not valid YAML ({problem}); quote it, e.g. "
+                f"--set '{key.strip()}=\"{value}\"'",
+                param_hint="--set",
+            ) from None
     return overrides
 
 

@@ -88,10 +88,54 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
-    """Parse YAML text into a mapping, raising :class:`ConfigError` with line and column on syntax errors."""
+#: Configs are small: a larger file, or one whose aliases expand to more nodes than this, is refused at once
+#: (a few hundred bytes of nested YAML anchors can otherwise expand to billions of values).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` becomes once every alias is expanded (computed without expanding anything)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
+def _load_bounded(text: str, source: str) -> Any:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            source, [ConfigIssue("", f"the file is {len(text):,} bytes; configs are limited to {MAX_CONFIG_BYTES:,}")]
+        )
+    loader = _UniqueKeyLoader(text)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_EXPANDED_NODES:
+            raise ConfigError(
+                source,
+                [ConfigIssue("", f"its anchors and aliases expand to {size:,} values, more than the "
+                             f"{MAX_EXPANDED_NODES:,} a config may have; use fewer nested aliases")],
+            )  # fmt: skip
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
+    """Parse YAML text into a mapping, raising :class:`ConfigError` with line and column on syntax errors, and
+    refusing oversized files and alias bombs (see ``MAX_CONFIG_BYTES`` and ``MAX_EXPANDED_NODES``)."""
+    try:
+        data = _load_bounded(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
