@@ -51,7 +51,7 @@ class TokenAuth:
         if self._ok(supplied):
             if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
                 rest = urlencode([(k, v) for k, v in query if k != "token"])
-                response: Response = RedirectResponse(scope["path"] + (f"?{rest}" if rest else ""), status_code=303)
+                response: Response = RedirectResponse(_same_site(scope["path"]) + (f"?{rest}" if rest else ""), 303)
                 self._set_cookie(response)
                 await response(scope, receive, send)
                 return
@@ -76,3 +76,9 @@ class TokenAuth:
         else:
             response = JSONResponse({"detail": "missing or wrong access token"}, status_code=401, headers=challenge)
         await response(scope, receive, send)
+
+
+def _same_site(path: str) -> str:
+    """``path`` as a path on this server: leading slashes and backslashes collapsed to one slash, so that a
+    request for ``//evil.example/?token=...`` cannot redirect to another host (``//host`` is protocol-relative)."""
+    return "/" + path.lstrip("/\\")

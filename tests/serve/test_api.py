@@ -169,3 +169,26 @@ def test_token_is_required_and_never_logged(tmp_path: Path, caplog: pytest.LogCa
         assert not any(TOKEN in line for line in server_logs)
     finally:
         runtime.stop()
+
+
+def test_token_login_never_redirects_to_another_host(tmp_path: Path) -> None:
+    """A link such as //evil.example/?token=T must land on this server, not on evil.example (real server)."""
+    runtime = SiteRuntime(make_site(tmp_path, host="0.0.0.0", token=TOKEN))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        for path in ("//evil.example/", "///evil.example/x", "/\\evil.example/", "//evil.example/events"):
+            status, _, headers = raw_get(port, f"{path}?token={TOKEN}", {"Accept": "text/html"})
+            location = headers.get("location", "")
+            assert status == 303, (path, status)
+            # A single leading slash: a path on this server (//host or /\host would leave for another host).
+            assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
+        status, _, headers = raw_get(port, f"/events?token={TOKEN}&camera=gate", {"Accept": "text/html"})
+        assert status == 303 and headers["location"] == "/events?camera=gate"
+    finally:
+        runtime.stop()
+        server.should_exit = True
+        thread.join(10)
