@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from har_stream.config.schema import SourceConfig
+from har_stream.redaction import redact
 from har_stream.sources.base import (
     CameraStatus,
     CapturedFrame,
@@ -16,7 +17,7 @@ from har_stream.sources.base import (
 )
 from har_stream.sources.image_folder import open_image_folder
 from har_stream.sources.replay import open_replay
-from har_stream.sources.stream import open_stream, redact
+from har_stream.sources.stream import open_stream
 from har_stream.sources.video_file import open_video_file
 from har_stream.sources.webcam import open_webcam
 

@@ -8,17 +8,8 @@ from collections.abc import Callable, Iterator
 import av
 
 from har_stream.config.schema import SourceConfig
+from har_stream.redaction import redact
 from har_stream.sources.base import FrameSource, RawFrame, SourceInfo
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for logs and errors."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.split("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 class StreamStalledError(TimeoutError):
