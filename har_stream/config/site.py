@@ -42,6 +42,10 @@ class ServerConfig(_Strict):
     token: SecretStr | None = None
     #: Base URL that alert messages use for snapshot and clip links (default: http://<host>:<port>).
     public_url: str | None = None
+    #: Host names (as browsers send them in ``Host``) the server answers to besides the bound address and
+    #: loopback (and, when bound to 0.0.0.0, this machine's name and addresses), e.g. ["cams.example.org"];
+    #: requests for any other name are refused (DNS rebinding). "*" allows every name.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("token")
     @classmethod

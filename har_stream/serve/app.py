@@ -20,6 +20,7 @@ from har_stream import __version__
 from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import SEVERITIES
 from har_stream.serve.auth import TokenAuth
+from har_stream.serve.hosts import HostCheck, allowed_host_names
 from har_stream.serve.media import media_type, resolve_media
 from har_stream.serve.runtime import SiteRuntime, event_view
 from har_stream.store import EventQuery
@@ -336,6 +337,8 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     token = site.server.token
     if token is not None:
         app.add_middleware(TokenAuth, token=token.get_secret_value())
+    # Outermost: a request for a foreign host name is refused before anything else looks at it.
+    app.add_middleware(HostCheck, allowed=allowed_host_names(site.server.host, site.server.allowed_hosts))
     return app
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.te
 
 @pytest.fixture
 def client(api_runtime: SiteRuntime) -> Iterator[TestClient]:
-    with TestClient(create_app(api_runtime)) as test_client:
+    with TestClient(create_app(api_runtime), base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -103,7 +103,8 @@ def live_server(api_runtime: SiteRuntime) -> Iterator[tuple[int, SiteRuntime]]:
 
 def raw_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.putrequest("GET", path, skip_accept_encoding=True)  # sent exactly as written
+    given_host = any(key.lower() == "host" for key in headers or {})
+    conn.putrequest("GET", path, skip_host=given_host, skip_accept_encoding=True)  # sent exactly as written
     for key, value in (headers or {}).items():
         conn.putheader(key, value)
     conn.endheaders()
@@ -151,7 +152,10 @@ def test_token_is_required_and_never_logged(tmp_path: Path, caplog: pytest.LogCa
     runtime = SiteRuntime(make_site(tmp_path, host="0.0.0.0", token=TOKEN))
     seed(runtime, 2)
     try:
-        with caplog.at_level(logging.DEBUG), TestClient(create_app(runtime), follow_redirects=False) as client:
+        with (
+            caplog.at_level(logging.DEBUG),
+            TestClient(create_app(runtime), base_url="http://localhost", follow_redirects=False) as client,
+        ):
             for path in ("/api/cameras", "/api/events", "/media/snapshots/gate/alert000.jpg", "/docs", "/openapi.json"):
                 denied = client.get(path)
                 assert denied.status_code == 401 and denied.headers["www-authenticate"].startswith("Bearer"), path
@@ -192,3 +196,39 @@ def test_token_login_never_redirects_to_another_host(tmp_path: Path) -> None:
         runtime.stop()
         server.should_exit = True
         thread.join(10)
+
+
+def test_foreign_host_names_are_refused_dns_rebinding(tmp_path: Path) -> None:
+    """A page on evil.example whose name was rebound to 127.0.0.1 must not read alerts or live views."""
+    runtime = SiteRuntime(make_site(tmp_path))
+    seed(runtime, 2)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        for path in ("/api/events", "/api/cameras", "/api/health", "/", "/api/cameras/gate/frame.jpg"):
+            status, body, _ = raw_get(port, path, {"Host": f"evil.example:{port}"})
+            assert status == 421, (path, status)
+            assert b"server.allowed_hosts" in body and b"alert" not in body.lower().replace(b"allowed", b"")
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+            assert raw_get(port, "/api/events", {"Host": host})[0] == 200, host
+    finally:
+        runtime.stop()
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_allowed_hosts_lets_a_configured_name_in(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    site.server.allowed_hosts.append("Cams.Example.org")
+    runtime = SiteRuntime(site)
+    try:
+        with TestClient(create_app(runtime), base_url="http://cams.example.org") as client:
+            assert client.get("/api/events").status_code == 200
+        with TestClient(create_app(runtime), base_url="http://other.example.org") as client:
+            refused = client.get("/api/events")
+            assert refused.status_code == 421 and "server.allowed_hosts" in refused.json()["detail"]
+    finally:
+        runtime.stop()
