@@ -281,6 +281,12 @@ def serve(
             raise _fail(f"--host {server_config.host} is not a loopback address: set server.token in the config", 2)
         changes["server"] = server_config
         site = site.model_copy(update=changes)
+    from har_stream.output_paths import OutputPathError, check_site_paths
+
+    try:
+        check_site_paths(site)
+    except OutputPathError as exc:
+        raise _fail(str(exc), 2) from None
     names = ", ".join(c.camera for c in site.cameras)
     if check:
         typer.echo(f"ok: {len(site.cameras)} cameras ({names}); dashboard on {site.server.base_url}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class OutputPathError(ValueError):
@@ -57,3 +58,15 @@ def check_output_paths(inputs: Mapping[str, Path | None], outputs: Mapping[str, 
                     f"{name} ({path}) and {other} ({other_path}) are the same file: one would overwrite the other; "
                     "give each output its own path"
                 )
+
+
+def check_site_paths(site: Any) -> None:
+    """For ``har-stream serve``: no camera output, event store or media folder may be a camera's source file,
+    and no two of them may be one file (e.g. two cameras exporting to the same path)."""
+    inputs = {f"cameras[{i}] ({c.camera}) source": local_file(c.source.uri) for i, c in enumerate(site.cameras)}
+    outputs: dict[str, Path | None] = {"store.path": site.store_path, "media.folder": site.media.folder}
+    for i, camera in enumerate(site.cameras):
+        out = camera.output
+        outputs[f"cameras[{i}] ({camera.camera}) output.video"] = out.video
+        outputs[f"cameras[{i}] ({camera.camera}) output.events"] = out.events
+    check_output_paths(inputs, outputs)

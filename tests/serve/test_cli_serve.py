@@ -67,3 +67,27 @@ def test_port_in_use_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
         result = cli("serve", "--config", str(site), "--port", str(port))
     assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr and time.monotonic() - started < 60
+
+
+def test_serve_refuses_outputs_that_overwrite_a_source_or_each_other(tmp_path: Path) -> None:
+    import shutil
+
+    video = tmp_path / "gate.mp4"
+    shutil.copy(REPO.parent / "shared" / "videos" / "cctv" / "surv_nofi044.mp4", video)
+    before = video.read_bytes()
+    link = tmp_path / "store-link.db"
+    link.symlink_to(video)
+    cases = {
+        "store.path": f"cameras: [{{name: gate, source: {{uri: {video}}}}}]\nstore: {{path: {link}}}\n",
+        "output.video": (
+            f"cameras:\n  - {{name: a, source: {{uri: {video}}}, output: {{video: {tmp_path}/same.mp4}}}}\n"
+            f"  - {{name: b, source: {{uri: {video}}}, output: {{video: {tmp_path}/x/../same.mp4}}}}\n"
+        ),
+    }
+    for field, text in cases.items():
+        config = tmp_path / "site.yaml"
+        config.write_text(text + f"media: {{folder: {tmp_path}/media}}\n")
+        result = cli("serve", "--config", str(config), "--check")
+        assert result.returncode == 2, (field, result.stdout, result.stderr)
+        assert field in result.stderr and "same file" in result.stderr, result.stderr
+    assert video.read_bytes() == before
