@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -63,6 +64,22 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
                 param_hint="--set",
             ) from None
     return overrides
+
+
+def _abort_loading(state: dict[str, Any]) -> NoReturn:
+    """Ctrl-C while models load: say that nothing was written and exit 130 at once.
+
+    The process ends with ``os._exit``: native model loaders (TensorFlow, ONNX Runtime) interrupted half-way can
+    otherwise turn the interpreter's shutdown into a death by SIGINT instead of the documented status 130.
+    """
+    state["aborted"] = True
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    typer.echo("error: interrupted while loading models; nothing was written", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(130)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -139,7 +156,9 @@ def run(
         name = signal.Signals(signum).name
         running = state["pipeline"]
         if running is None:
-            raise KeyboardInterrupt
+            # Models are loading: nothing to finalise, so leave at once, without raising an exception into a
+            # half-initialised native loader (TensorFlow has crashed on that).
+            _abort_loading(state)
         if running.finishing:
             log.warning("%s received: still finishing outputs, one moment", name)
         elif state["signals"] == 1:
@@ -167,10 +186,10 @@ def run(
         except OutputPathError as exc:
             raise _fail(str(exc), 2) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted while loading models; nothing was written", 130) from None
+            _abort_loading(state)
         except Exception as exc:
             if state["signals"]:  # a signal that lands inside a native model loader surfaces as its failure
-                raise _fail("interrupted while loading models; nothing was written", 130) from None
+                _abort_loading(state)
             if isinstance(exc, ConfigError | WeightsNotFoundError | ActionModelError | DetectorError):
                 raise _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1) from None
             raise
@@ -182,8 +201,9 @@ def run(
         except (SourceError, ZoneError, VideoExportError, WindowUnavailableError, OSError) as exc:
             raise _fail(str(exc)) from None
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not state.get("aborted"):
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     s = result.summary
     log.info(
         "processed %d frames in %.1fs (%.2f fps), %d alerts, %d people per frame",
