@@ -43,7 +43,8 @@ class FrameRecord:
     alerts: list[Any] = field(default_factory=list)  # AlertEvent objects started or ended on this frame
     active_alerts: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
-    #: Names of the columns of ``data['action_scores']`` (set by the smoothing stage).
+    #: Names of the columns of ``data['action_scores']`` (set by the smoothing stage; the temporal stage adds a
+    #: column for a motion action the classifier lacks).
     action_classes: tuple[str, ...] = ()
 
     @property

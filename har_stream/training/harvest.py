@@ -122,6 +122,14 @@ def track_clip(
     return ClipTracks(**arrays, width=size[0], height=size[1], fps=fps), crops
 
 
+def _has_patches(track_file: Path) -> bool:
+    """Whether a tracks file exists and was written with appearance patches (older harvests lack them)."""
+    if not track_file.is_file():
+        return False
+    with np.load(track_file) as stored:
+        return "patch" in stored.files
+
+
 def harvest_clips(
     clips: list[LabelledClip],
     config: HarStreamConfig,
@@ -150,7 +158,7 @@ def harvest_clips(
             track_file = out / "tracks" / f"{stem}.npz"
             part = split.get(clip.file, "")
             want_crops = crop_parts.get(part, False) and clip.file not in done
-            if track_file.is_file() and "patch" in np.load(track_file).files and not want_crops:
+            if _has_patches(track_file) and not want_crops:
                 continue
             try:
                 tracks, crops = track_clip(clip.path, config, detector, crop_every if want_crops else 0, crop_size)

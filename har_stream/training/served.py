@@ -8,7 +8,6 @@ detector finds nobody are kept whole (square-resized, as today's whole-image pro
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from har_stream.action_model.preprocess import square_resize
 from har_stream.classification.crops import square_box
 from har_stream.training.dataset import LabelledImage, load_bgr
-from har_stream.training.features import feature_cache_dir
+from har_stream.training.features import cache_key, feature_cache_dir
 
 if TYPE_CHECKING:
     from har_stream.detection.detector import PersonDetector
@@ -31,10 +30,8 @@ log = logging.getLogger(__name__)
 
 def person_boxes(rows: Sequence[LabelledImage], detector: PersonDetector, cache: bool = True) -> np.ndarray:
     """Per image: the largest detected person's box ``x1, y1, x2, y2``, NaN when nobody was found (cached)."""
-    digest = hashlib.sha1(f"{detector.model_path.name}:{detector.config.imgsz}".encode())
-    for row in rows:
-        digest.update(f"{row.filename}\n".encode())
-    path = feature_cache_dir() / f"person-boxes-{digest.hexdigest()[:20]}.npy"
+    key = cache_key(["person-boxes", detector.model_path.name, detector.config.imgsz], rows)
+    path = feature_cache_dir() / f"person-boxes-{key}.npy"
     if cache and path.is_file():
         return np.load(path)
     boxes = np.full((len(rows), 4), np.nan, dtype=np.float32)
@@ -97,5 +94,4 @@ def count_found(boxes: np.ndarray) -> int:
 
 def read_crop(path: Path) -> np.ndarray | None:
     """A harvested crop file (None when unreadable)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return image
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)

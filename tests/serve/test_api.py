@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import threading
@@ -87,18 +88,27 @@ def test_media_serves_snapshots(client: TestClient) -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
 
 
+@contextlib.contextmanager
+def serving(runtime: SiteRuntime) -> Iterator[int]:
+    """The app of ``runtime`` on a real uvicorn server on 127.0.0.1; yields its port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 @pytest.fixture
 def live_server(api_runtime: SiteRuntime) -> Iterator[tuple[int, SiteRuntime]]:
     """The app on a real uvicorn server on 127.0.0.1 (raw requests are not normalised by a client)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(api_runtime), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port(port)
-    yield port, api_runtime
-    api_runtime.stopping.set()
-    server.should_exit = True
-    thread.join(10)
+    with serving(api_runtime) as port:
+        yield port, api_runtime
+        api_runtime.stopping.set()
 
 
 def raw_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
@@ -178,46 +188,34 @@ def test_token_is_required_and_never_logged(tmp_path: Path, caplog: pytest.LogCa
 def test_token_login_never_redirects_to_another_host(tmp_path: Path) -> None:
     """A link such as //evil.example/?token=T must land on this server, not on evil.example (real server)."""
     runtime = SiteRuntime(make_site(tmp_path, host="0.0.0.0", token=TOKEN))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for_port(port)
-        for path in ("//evil.example/", "///evil.example/x", "/\\evil.example/", "//evil.example/events"):
-            status, _, headers = raw_get(port, f"{path}?token={TOKEN}", {"Accept": "text/html"})
-            location = headers.get("location", "")
-            assert status == 303, (path, status)
-            # A single leading slash: a path on this server (//host or /\host would leave for another host).
-            assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
-        status, _, headers = raw_get(port, f"/events?token={TOKEN}&camera=gate", {"Accept": "text/html"})
-        assert status == 303 and headers["location"] == "/events?camera=gate"
+        with serving(runtime) as port:
+            for path in ("//evil.example/", "///evil.example/x", "/\\evil.example/", "//evil.example/events"):
+                status, _, headers = raw_get(port, f"{path}?token={TOKEN}", {"Accept": "text/html"})
+                location = headers.get("location", "")
+                assert status == 303, (path, status)
+                # A single leading slash: a path on this server (//host or /\host would leave for another host).
+                assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
+            status, _, headers = raw_get(port, f"/events?token={TOKEN}&camera=gate", {"Accept": "text/html"})
+            assert status == 303 and headers["location"] == "/events?camera=gate"
     finally:
         runtime.stop()
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_foreign_host_names_are_refused_dns_rebinding(tmp_path: Path) -> None:
     """A page on evil.example whose name was rebound to 127.0.0.1 must not read alerts or live views."""
     runtime = SiteRuntime(make_site(tmp_path))
     seed(runtime, 2)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for_port(port)
-        for path in ("/api/events", "/api/cameras", "/api/health", "/", "/api/cameras/gate/frame.jpg"):
-            status, body, _ = raw_get(port, path, {"Host": f"evil.example:{port}"})
-            assert status == 421, (path, status)
-            assert b"server.allowed_hosts" in body and b"alert" not in body.lower().replace(b"allowed", b"")
-        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
-            assert raw_get(port, "/api/events", {"Host": host})[0] == 200, host
+        with serving(runtime) as port:
+            for path in ("/api/events", "/api/cameras", "/api/health", "/", "/api/cameras/gate/frame.jpg"):
+                status, body, _ = raw_get(port, path, {"Host": f"evil.example:{port}"})
+                assert status == 421, (path, status)
+                assert b"server.allowed_hosts" in body and b"alert" not in body.lower().replace(b"allowed", b"")
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+                assert raw_get(port, "/api/events", {"Host": host})[0] == 200, host
     finally:
         runtime.stop()
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_allowed_hosts_lets_a_configured_name_in(tmp_path: Path) -> None:
