@@ -21,6 +21,7 @@ from har_stream.output_paths import check_output_paths, local_file
 from har_stream.render.overlay import OverlayRenderer
 from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
+from har_stream.rules.zones import ZoneError
 from har_stream.sinks import EventLogSink, SnapshotSink, VideoExportSink, WindowSink
 from har_stream.smoothing import ActionSmoother
 from har_stream.sources import CameraStatus, FrameSource, SourceError, open_source
@@ -141,7 +142,7 @@ class Pipeline:
         except KeyboardInterrupt:
             result.interrupted = True
             log.warning("interrupted: finishing outputs")
-        except SourceError as exc:
+        except (SourceError, ZoneError) as exc:  # e.g. a camera that changes to a size its pixel zones miss
             result.error = str(exc)
             log.error("%s", exc)
         finally:
@@ -283,6 +284,8 @@ class _Run:
         """Stop the threads, close open alerts, finalise every sink, and fill in the summary."""
         if self.bar is not None:
             self.bar.close()
+        if self.outputs:
+            log.info("finishing outputs (%s)", ", ".join(self.outputs))
         if self.worker is not None:
             self.worker.close()
         self.source.close()
@@ -309,6 +312,13 @@ class _Run:
             "runtime": getattr(model, "runtime", "") if model is not None else "",
         }
         result.source_problems = list(self.source.problems)
+        unwritten = {
+            "video": not any(sink.frames_written for sink in self.sinks if isinstance(sink, VideoExportSink)),
+            "snapshots": not any(sink.saved for sink in self.sinks if isinstance(sink, SnapshotSink)),
+        }
+        for kind, empty in unwritten.items():
+            if empty:
+                result.outputs.pop(kind, None)  # nothing was written there: do not point the user at it
 
 
 def output_paths(config: HarStreamConfig) -> dict[str, Path | None]:

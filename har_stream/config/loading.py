@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from har_stream.config.schema import HarStreamConfig
 
@@ -215,7 +215,9 @@ def _issue_from(error: Mapping[str, Any], root: type[BaseModel] = HarStreamConfi
         if known:
             message += f"; allowed here: {', '.join(known)}"
     elif kind != "missing" and "input" in error and not isinstance(error["input"], Mapping):
-        message += f" (got {_short_repr(error['input'])})"
+        message += (
+            " (the secret value is not shown)" if _is_secret(loc, root) else f" (got {_short_repr(error['input'])})"
+        )
     # Model-level checks report their own dotted path at the front of the message.
     if (
         not field
@@ -245,6 +247,26 @@ def _fields_at(loc: tuple[int | str, ...], root: type[BaseModel] = HarStreamConf
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
     return []
+
+
+def _is_secret(loc: tuple[int | str, ...], root: type[BaseModel]) -> bool:
+    """Whether ``loc`` is (inside) a field declared as a secret (``SecretStr``, e.g. ``server.token``)."""
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return False
+        annotation = model.model_fields[part].annotation
+        if _mentions(annotation, SecretStr):
+            return True
+        model = _unwrap(annotation)
+    return False
+
+
+def _mentions(annotation: Any, kind: type) -> bool:
+    """Whether ``kind`` appears anywhere in ``annotation`` (``SecretStr | None``, ``dict[str, SecretStr]``)."""
+    return annotation is kind or any(_mentions(arg, kind) for arg in typing.get_args(annotation))
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -10,22 +10,24 @@ logs, reprs or config errors.
 from __future__ import annotations
 
 import ipaddress
-import os
-import re
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from har_stream.config.env import EnvValues, resolve_env
 from har_stream.config.loading import ConfigError, ConfigIssue, _issue_from, parse_yaml, validate_config
 from har_stream.config.schema import HarStreamConfig
+from har_stream.config.token_policy import token_weakness
 
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 ALERT_TYPES = ("alert_start", "alert_end")
+#: Bind addresses that mean "every interface".
+WILDCARD_BINDS = ("", "0.0.0.0", "::")
 
 
 class _Strict(BaseModel):
@@ -46,12 +48,21 @@ class ServerConfig(_Strict):
     #: loopback (and, when bound to 0.0.0.0, this machine's name and addresses), e.g. ["cams.example.org"];
     #: requests for any other name are refused (DNS rebinding). "*" allows every name.
     allowed_hosts: list[str] = Field(default_factory=list)
+    #: Seconds a client has to send a request's complete headers before its connection is closed (a bound on
+    #: slow-header, "slowloris", connections). Responses that stream (live views) are not cut.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, host: str) -> str:
+        return host.strip().removeprefix("[").removesuffix("]")  # "[::1]" is the address ::1
 
     @field_validator("token")
     @classmethod
-    def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and len(token.get_secret_value()) < 8:
-            raise ValueError("the token must have at least 8 characters")
+    def _token_strong_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        weakness = token_weakness(token.get_secret_value()) if token is not None else None
+        if weakness is not None:
+            raise ValueError(weakness)
         return token
 
     @property
@@ -59,7 +70,7 @@ class ServerConfig(_Strict):
         """Where the server can be reached, for links in alert messages."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = reachable_address() if self.host in WILDCARD_BINDS else self.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
@@ -174,6 +185,24 @@ class SiteConfig(BaseModel):
         raise KeyError(name)
 
 
+def reachable_address() -> str:
+    """This machine's address on its default route (what other machines reach it by), else its host name.
+
+    Used for links when the server is bound to every interface: 127.0.0.1 in a webhook or MQTT message would
+    point each receiver at itself. No packet is sent: connecting a UDP socket only picks the interface.
+    """
+    for family, probe in ((socket.AF_INET, ("192.0.2.1", 9)), (socket.AF_INET6, ("2001:db8::1", 9))):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect(probe)
+                address = str(sock.getsockname()[0])
+        except OSError:
+            continue
+        if not ipaddress.ip_address(address).is_loopback:
+            return address
+    return socket.getfqdn()
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""
     if host.lower() == "localhost":
@@ -182,47 +211,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def resolve_env(data: Any, env: Mapping[str, str] | None = None, path: str = "") -> tuple[Any, list[ConfigIssue]]:
-    """Replace ``${NAME}`` in every string of ``data`` by the environment variable; unset ones are issues."""
-    env = os.environ if env is None else env
-    issues: list[ConfigIssue] = []
-    if isinstance(data, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in env:
-                issues.append(ConfigIssue(path, f"environment variable {name} is not set"))
-                return ""
-            return env[name]
-
-        return ENV_REFERENCE.sub(substitute, data), issues
-    if isinstance(data, Mapping):
-        out: dict[Any, Any] = {}
-        for key, value in data.items():
-            out[key], found = resolve_env(value, env, f"{path}.{key}" if path else str(key))
-            issues += found
-        return out, issues
-    if isinstance(data, list):
-        items = []
-        for i, value in enumerate(data):
-            item, found = resolve_env(value, env, f"{path}[{i}]")
-            items.append(item)
-            issues += found
-        return items, issues
-    return data, issues
-
-
-def _references(data: Any, path: str = "") -> set[str]:
-    """Field paths whose string value references an environment variable (their values are never echoed)."""
-    if isinstance(data, str):
-        return {path} if ENV_REFERENCE.search(data) else set()
-    if isinstance(data, Mapping):
-        return set().union(*(_references(v, f"{path}.{k}" if path else str(k)) for k, v in data.items()))
-    if isinstance(data, list):
-        return set().union(*(_references(v, f"{path}[{i}]") for i, v in enumerate(data)))
-    return set()
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,20 +237,13 @@ def _camera_entry(raw: Any, defaults: Mapping[str, Any], index: int) -> tuple[di
     return _merge(defaults, entry), []
 
 
-def _scrub(issue: ConfigIssue, sensitive: set[str]) -> ConfigIssue:
-    """Drop the ``(got ...)`` echo of a value that came from an environment variable."""
-    if any(issue.field == p or issue.field.startswith(p + ".") for p in sensitive) and "(got " in issue.message:
-        return ConfigIssue(issue.field, issue.message.split(" (got ", 1)[0] + " (value from the environment hidden)")
-    return issue
-
-
 def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[str, str] | None = None) -> SiteConfig:
     """Validate a parsed site mapping (``${NAME}`` references resolved from ``env``, default the environment).
 
     Every problem is reported at once: site sections and every camera are checked even when others fail.
     """
-    sensitive = _references(data)
-    resolved, issues = resolve_env(dict(data), env)
+    from_env = EnvValues()
+    resolved, issues = resolve_env(dict(data), env, used=from_env)
     unset = {issue.field for issue in issues}  # their values are empty: further complaints about them are noise
     settings: SiteSettings | None = None
     try:
@@ -290,7 +271,7 @@ def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[
             issues.append(ConfigIssue(f"cameras[{i}].name", f"camera name {camera.camera!r} is used more than once"))
         seen[camera.camera] = i
     if issues or settings is None:
-        raise ConfigError(source, [_scrub(i, sensitive) for i in issues])
+        raise ConfigError(source, [from_env.scrub(i) for i in issues])
     return SiteConfig(
         cameras=cameras, server=settings.server, media=settings.media, store=settings.store, notify=settings.notify
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import uuid
 from typing import Any
@@ -28,6 +29,15 @@ from har_stream.config.site import MqttConfig
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 1000
+
+
+def _reach_error(host: str, port: int) -> str:
+    """Why a TCP connection to ``host:port`` fails (paho's callback is not told)."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return "the connection failed"
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
 
 
 def topic_name(camera: str) -> str:
@@ -44,6 +54,9 @@ class MqttNotifier:
         self.connected = threading.Event()
         self.published = 0
         self.last_error: str | None = None
+        #: Times the broker became unreachable (an outage counts once, however many attempts it takes).
+        self.outages = 0
+        self._failing = False
         self._lock = threading.Lock()
         self._availability: dict[str, str] = {camera: "offline" for camera in cameras}
         self._status: dict[str, str] = {}
@@ -57,6 +70,7 @@ class MqttNotifier:
         self._client.will_set(self.topic("available"), "offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
         self._client.loop_start()
 
@@ -71,6 +85,7 @@ class MqttNotifier:
             log.warning("mqtt %s:%s: %s", self.config.host, self.config.port, self.last_error)
             return
         log.info("mqtt: connected to %s:%s", self.config.host, self.config.port)
+        self._failing = False
         client.publish(self.topic("available"), "online", qos=1, retain=True)
         with self._lock:
             availability = dict(self._availability)
@@ -81,10 +96,21 @@ class MqttNotifier:
             client.publish(self.topic(topic_name(camera), "status"), status, qos=1, retain=True)
         self.connected.set()
 
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """The broker could not be reached (paho retries with backoff): say so once per outage."""
+        if self._failing:
+            return
+        self._failing = True
+        self.outages += 1
+        self.last_error = f"cannot reach the broker: {_reach_error(self.config.host, self.config.port)}"
+        log.warning("mqtt %s:%s: %s; retrying with backoff", self.config.host, self.config.port, self.last_error)
+
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
         if was_connected and reason.is_failure:  # a refused connection was reported by _on_connect
+            self._failing = True
+            self.outages += 1
             self.last_error = f"disconnected: {reason}"
             log.warning("mqtt %s:%s: %s; reconnecting", self.config.host, self.config.port, self.last_error)
 

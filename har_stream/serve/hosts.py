@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from har_stream.config.site import WILDCARD_BINDS
+
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-WILDCARD_BINDS = ("", "0.0.0.0", "::")
 
 
 def allowed_host_names(bind_host: str, configured: Iterable[str]) -> set[str]:

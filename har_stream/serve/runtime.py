@@ -117,6 +117,7 @@ class SiteRuntime:
                 "broker": f"{self.mqtt.config.host}:{self.mqtt.config.port}",
                 "connected": self.mqtt.connected.is_set(),
                 "published": self.mqtt.published,
+                "outages": self.mqtt.outages,
                 "last_error": self.mqtt.last_error,
             }
         return {"webhooks": hooks, "mqtt": mqtt}

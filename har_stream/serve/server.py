@@ -9,9 +9,11 @@ import threading
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from har_stream.config.site import SiteConfig, is_loopback
+from har_stream.config.site import WILDCARD_BINDS, ServerConfig, SiteConfig, is_loopback
 from har_stream.serve.app import create_app
+from har_stream.serve.header_timeout import header_timeout_protocol
 from har_stream.serve.runtime import SiteRuntime
 
 log = logging.getLogger(__name__)
@@ -41,16 +43,12 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
     sock = _listen(server_config.host, server_config.port)  # before any camera starts: fail fast when in use
     runtime = SiteRuntime(site)
     app = create_app(runtime)
-    config = uvicorn.Config(
-        app,
-        host=server_config.host,
-        port=server_config.port,
-        log_level="warning",
-        access_log=False,  # request lines may carry ?token=...
-        timeout_graceful_shutdown=5,
-        lifespan="off",
-    )
-    server = _Server(config, runtime)
+    server = _Server(uvicorn_config(app, server_config), runtime)
+    if server_config.host in WILDCARD_BINDS and not server_config.public_url:
+        log.warning(
+            "links in alert messages use %s (this machine's address); set server.public_url if receivers reach "
+            "this server by another name", server_config.base_url,
+        )  # fmt: skip
     runtime.start()
     log.info(
         "serving %d cameras on %s (media: %s, store: %s)",
@@ -71,6 +69,20 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def uvicorn_config(app: ASGIApp, server_config: ServerConfig) -> uvicorn.Config:
+    """How ``serve`` runs uvicorn: quiet access log, request headers bounded by ``header_timeout_s``."""
+    return uvicorn.Config(
+        app,
+        host=server_config.host,
+        port=server_config.port,
+        http=header_timeout_protocol(server_config.header_timeout_s),
+        log_level="warning",
+        access_log=False,  # request lines may carry ?token=...
+        timeout_graceful_shutdown=5,
+        lifespan="off",
+    )
 
 
 def _absorb(signum: int, _frame: FrameType | None) -> None:

@@ -20,7 +20,6 @@ class SnapshotSink:
         self.folder = Path(folder)
         self.quality = quality
         self.saved = 0
-        self.folder.mkdir(parents=True, exist_ok=True)
 
     def write(self, record: FrameRecord) -> None:
         """Save a snapshot for each alert that starts on this frame."""
@@ -29,6 +28,7 @@ class SnapshotSink:
                 continue
             name = f"{event.camera}_{event.alert_id}_{event.rule}_track{event.track_id}.jpg".replace(" ", "_")
             path = self.folder / name
+            self.folder.mkdir(parents=True, exist_ok=True)  # only once there is something to save
             if cv2.imwrite(str(path), record.image, [cv2.IMWRITE_JPEG_QUALITY, self.quality]):
                 event.snapshot = str(path)
                 self.saved += 1

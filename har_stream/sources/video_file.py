@@ -18,6 +18,8 @@ def probe_video(path: Path) -> SourceInfo:
         raise SourceError(f"video file not found: {path}")
     if not path.is_file():
         raise SourceError(f"not a file: {path}")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path} is an empty file (0 bytes): not a video")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:

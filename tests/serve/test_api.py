@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from har_stream.serve.app import create_app
 from har_stream.serve.runtime import SiteRuntime
+from har_stream.serve.server import uvicorn_config
 from tests.serve.conftest import T0, make_site, seed
 from tests.serve.netutil import free_port, wait_for_port
 
-TOKEN = "tok-abcdef-123456"
+TOKEN = "tok-Qx7-vR2m-9LpZ-k4"
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
@@ -89,10 +91,11 @@ def test_media_serves_snapshots(client: TestClient) -> None:
 
 
 @contextlib.contextmanager
-def serving(runtime: SiteRuntime) -> Iterator[int]:
-    """The app of ``runtime`` on a real uvicorn server on 127.0.0.1; yields its port."""
+def serving(runtime: SiteRuntime, **server_settings: object) -> Iterator[int]:
+    """The app of ``runtime`` on a real uvicorn server on 127.0.0.1, run as ``serve`` runs it; yields its port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="error"))
+    settings = runtime.site.server.model_copy(update={"host": "127.0.0.1", "port": port, **server_settings})
+    server = uvicorn.Server(uvicorn_config(create_app(runtime), settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -229,4 +232,48 @@ def test_allowed_hosts_lets_a_configured_name_in(tmp_path: Path) -> None:
             refused = client.get("/api/events")
             assert refused.status_code == 421 and "server.allowed_hosts" in refused.json()["detail"]
     finally:
+        runtime.stop()
+
+
+def _closed_by_server(sock: socket.socket, wait_s: float) -> bool:
+    """Whether the server closes ``sock`` within ``wait_s`` (reads until EOF, a reset or the wait ends)."""
+    sock.settimeout(wait_s)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_slow_header_connections_are_closed_and_others_served(tmp_path: Path) -> None:
+    """Clients that never finish their request headers are cut off; complete requests and streams are not."""
+    runtime = SiteRuntime(make_site(tmp_path))
+    seed(runtime, 2)
+    try:
+        with serving(runtime, header_timeout_s=1.0) as port:
+            slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
+            for i, sock in enumerate(slow):  # silent, half a request line, headers without the blank line
+                sock.sendall([b"", b"GET /api/ev", b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"][i % 3])
+            trickle = socket.create_connection(("127.0.0.1", port))
+            live = socket.create_connection(("127.0.0.1", port))
+            live.sendall(f"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            assert raw_get(port, "/api/events")[0] == 200  # served while the slow ones hang
+            for byte in b"GET /api/events HTTP/1.1\r\n":  # one byte every 0.1 s: never done in time
+                try:
+                    trickle.sendall(bytes([byte]))
+                except OSError:
+                    break
+                threading.Event().wait(0.1)
+            assert all(_closed_by_server(sock, 30) for sock in slow)
+            assert _closed_by_server(trickle, 30)
+            assert live.recv(4096).startswith(b"HTTP/1.1 200")
+            assert not _closed_by_server(live, 0.5)  # a response in progress is never cut by the header deadline
+            assert raw_get(port, "/api/events")[0] == 200
+            for sock in [*slow, trickle, live]:
+                sock.close()
+    finally:
+        runtime.stopping.set()
         runtime.stop()

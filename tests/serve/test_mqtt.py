@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 from pydantic import SecretStr
@@ -98,3 +99,28 @@ def test_wrong_password_is_reported_not_logged(broker: Broker, caplog: pytest.Lo
     finally:
         notifier.close()
     assert "wrong-pw-555" not in caplog.text
+
+
+def test_an_unreachable_broker_is_reported_once_per_outage(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing listens on the port: the log says so once and health carries the reason, while paho retries."""
+    from tests.serve.netutil import free_port
+
+    port = free_port()
+    with caplog.at_level("WARNING", logger="har_stream.notify.mqtt"):
+        notifier = MqttNotifier(
+            MqttConfig(host="127.0.0.1", port=port, username="u", password=SecretStr("pw-77")), ["cam"]
+        )
+        try:
+            for _ in range(100):  # paho tries at once, then after 1 s and 2 s
+                if notifier.last_error is not None:
+                    break
+                threading.Event().wait(0.1)
+            assert notifier.last_error is not None and "cannot reach the broker" in notifier.last_error
+            assert "refused" in notifier.last_error.lower()
+            threading.Event().wait(3.5)  # more attempts fail meanwhile
+            notifier.publish_alert({"camera": "cam", "type": "alert_start"})  # queued, does not raise or block
+        finally:
+            notifier.close()
+    warnings = [r for r in caplog.records if "cannot reach the broker" in r.getMessage()]
+    assert len(warnings) == 1 and f"127.0.0.1:{port}" in warnings[0].getMessage()
+    assert notifier.outages == 1 and not notifier.connected.is_set()

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from har_stream.config import ConfigError, parse_yaml
-from har_stream.config.site import is_loopback, load_site, resolve_env, validate_site
+from har_stream.config.env import resolve_env
+from har_stream.config.site import is_loopback, load_site, validate_site
 from tests.conftest import REPO
+from tests.serve.test_cli_serve import cli
 
 SECRET = "s3cret-token-value-42"
 
@@ -77,7 +79,7 @@ def test_token_is_required_off_loopback() -> None:
     site = validate_site(
         parse_yaml("cameras: [{name: a}]\nserver: {host: 0.0.0.0, token: '${T}'}\n"), env={"T": SECRET}
     )
-    assert site.server.base_url == "http://127.0.0.1:8080"
+    assert site.server.token is not None and site.server.token.get_secret_value() == SECRET
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
 
 
@@ -123,3 +125,105 @@ def test_check_config_never_logs_secrets(tmp_path: Path, caplog: pytest.LogCaptu
         site = load_site(path, env={"HS_TOKEN": SECRET, "HS_MQTT": "mqtt-pw-1"})
         logging.getLogger("test").info("site: %s %r", site, site.server)
     assert SECRET not in caplog.text and "**********" in caplog.text
+
+
+HOSTILE_ENV = {
+    "IMGSZ": "imgsz-secret-1",
+    "CAM_URI": "rtsp://admin:uri-secret-2@cam/x",
+    "CAM_NAME": "name-secret-3",
+    "ACTION": "action-secret-4",
+    "POLY": "polygon-secret-5",
+    "PW": "pw-secret-6",
+}
+HOSTILE_SITE = """
+defaults:
+  detector: {imgsz: "${IMGSZ}"}
+  source: {uri: "rtsp://admin:${PW}@cam/x", reconnect: "${PW}"}
+cameras:
+  - {name: "${CAM_NAME}", source: {uri: "${CAM_URI}", loop: "${CAM_URI}"}}
+  - {name: "${CAM_NAME}"}
+  - name: gate
+    rules: [{name: r, actions: ["${ACTION}"]}]
+    zones: [{name: z, polygon: "${POLY}"}]
+"""
+DUPLICATE_NAMES = """
+cameras:
+  - {name: "${CAM_NAME}", source: {uri: "${CAM_URI}"}}
+  - {name: "${CAM_NAME}", source: {uri: "${CAM_URI}"}}
+"""
+
+
+def test_environment_values_never_appear_in_config_errors(tmp_path: Path) -> None:
+    """Through defaults, on the field itself, or quoted inside a validator's message: never shown."""
+    errors = site_errors(HOSTILE_SITE, env=HOSTILE_ENV)
+    assert len(errors) >= 6  # every bad field is still reported, by name
+    assert any(e.startswith("cameras[1].detector.imgsz:") for e in errors)  # from defaults
+    duplicate = site_errors(DUPLICATE_NAMES, env=HOSTILE_ENV)
+    assert duplicate and duplicate[0].startswith("cameras[1].name: camera name")
+    text = "\n".join(errors + duplicate)
+    for value in HOSTILE_ENV.values():
+        assert value not in text
+    path = tmp_path / "site.yaml"
+    path.write_text(HOSTILE_SITE)
+    done = cli("serve", "--config", str(path), "--check", env=HOSTILE_ENV)
+    assert done.returncode == 2 and "cameras[1].detector.imgsz" in done.stderr
+    for value in HOSTILE_ENV.values():
+        assert value not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["                ", "  padded-Qx7-vR2m-9LpZ  ", "password", "passwordpassword1", "aaaaaaaaaaaaaaaaaaaa",
+     "abababababababababab", "Password123456789!", "changeme-changeme", "short-7x"],
+)  # fmt: skip
+def test_weak_tokens_are_refused_saying_what_is_needed(token: str) -> None:
+    errors = site_errors(f"cameras: [{{name: a}}]\nserver: {{token: '{token}'}}\n")
+    assert len(errors) == 1 and errors[0].startswith("server.token: the token")
+    assert "at least 16 characters" in errors[0] and "secrets.token_urlsafe" in errors[0]
+    assert not token.strip() or token.strip() not in errors[0]  # the refused secret is not echoed
+
+
+def test_generated_tokens_are_accepted() -> None:
+    import secrets
+
+    for _ in range(200):
+        token = secrets.token_urlsafe(24)
+        site = validate_site(parse_yaml(f"cameras: [{{name: a}}]\nserver: {{token: '{token}'}}\n"), env={})
+        assert site.server.token is not None
+
+
+def test_secret_fields_never_echo_a_bad_value() -> None:
+    text = (
+        "cameras: [{name: a}]\nserver: {token: 1234567890123456789}\n"
+        "notify: {webhooks: [{url: 'http://x/', headers: {Authorization: 98765432123}}], "
+        "mqtt: {host: h, password: 55555555555}}\n"
+    )
+    errors = site_errors(text)
+    assert len(errors) == 3 and all("secret value is not shown" in e for e in errors)
+    assert not any(v in "\n".join(errors) for v in ("1234567890123456789", "98765432123", "55555555555"))
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("[::1]", "http://[::1]:8080"), ("::1", "http://[::1]:8080"), ("127.0.0.1", "http://127.0.0.1:8080")],
+)
+def test_links_use_a_well_formed_address(host: str, url: str) -> None:
+    site = validate_site(parse_yaml(f"cameras: [{{name: a}}]\nserver: {{host: '{host}'}}\n"), env={})
+    assert site.server.base_url == url
+
+
+def test_links_from_a_server_on_every_interface_point_at_this_machine_not_at_loopback() -> None:
+    """Webhook and MQTT receivers elsewhere cannot follow a 127.0.0.1 link: it points them at themselves."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    token = "tok-Qx7-vR2m-9LpZ-k4"
+    for host in ("0.0.0.0", "::"):
+        site = validate_site(parse_yaml(f"cameras: [{{name: a}}]\nserver: {{host: '{host}', token: {token}}}\n"))
+        name = urlsplit(site.server.base_url).hostname or ""
+        try:
+            assert not ipaddress.ip_address(name).is_loopback and not ipaddress.ip_address(name).is_unspecified
+        except ValueError:  # no route: the machine's name
+            assert name and name != "localhost"
+    public = f"cameras: [{{name: a}}]\nserver: {{host: 0.0.0.0, token: {token}, public_url: 'https://cams.example/'}}\n"
+    assert validate_site(parse_yaml(public)).server.base_url == "https://cams.example"
