@@ -374,6 +374,45 @@ def bench(
     typer.echo(json.dumps(result))
 
 
+@app.command("bench-classifiers")
+def bench_classifiers(
+    source: Annotated[Path, typer.Option("--source", "-s", help="Video whose detected people are the crops.")],
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="classifier.model setting (a name in models/ or a path). Repeatable; "
+            "ratios are to the first. Default: default and vgg16_improved.",
+        ),
+    ] = None,
+    runtime: Annotated[str, typer.Option(help="classifier.runtime: auto, onnx-int8 or keras.")] = "auto",
+    rounds: Annotated[int, typer.Option(min=3, help="Timed rounds per model and batch size.")] = 15,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the result JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Cost per person crop of action classifiers, side by side in one process (ms per crop at batch 1 and 8).
+
+    Each model runs as the pipeline runs it (int8 ONNX when the model has it, unless --runtime keras), on the
+    same real person crops, in interleaved rounds. Prints one JSON object.
+    """
+    setup_logging(log_level)
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.bench.classifier_cost import classifier_cost
+    from har_stream.sources import SourceError
+
+    if not source.is_file():
+        raise _fail(f"video file not found: {source}")
+    try:
+        result = classifier_cost(source, models or ["default", "vgg16_improved"], runtime, rounds)
+    except (ActionModelError, SourceError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result))
+
+
 @app.command("quantize-detector")
 def quantize_detector_command(
     calibration: Annotated[

