@@ -15,6 +15,7 @@ from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.serve.camera import CameraWorker
 from har_stream.serve.hub import AlertHub
+from har_stream.serve.retention import MediaPruner
 from har_stream.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class SiteRuntime:
             self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
         )
         self.cameras: dict[str, CameraWorker] = {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}
+        retention = site.media.retention
+        self.pruner = MediaPruner(self.media_root, self.store, retention) if retention is not None else None
         self._monitor = threading.Thread(target=self._watch_health, name="health-monitor", daemon=True)
         self._started = False
         self._shut_down = False
@@ -65,12 +68,14 @@ class SiteRuntime:
         self._stop_lock = threading.Lock()
 
     def start(self) -> SiteRuntime:
-        """Start every camera and the health monitor."""
+        """Start every camera, the health monitor and the media clean-up (``media.retention``)."""
         if not self._started:
             self._started = True
             for worker in self.cameras.values():
                 worker.start()
             self._monitor.start()
+            if self.pruner is not None:
+                self.pruner.start()
         return self
 
     def _watch_health(self) -> None:
@@ -92,6 +97,8 @@ class SiteRuntime:
             threads = [threading.Thread(target=w.stop, name=f"stop-{n}") for n, w in self.cameras.items()]
             for thread in threads:
                 thread.start()
+            if self.pruner is not None:
+                self.pruner.stop()
             for thread in threads:
                 thread.join()
             for name, worker in self.cameras.items():

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,25 @@ class EventStore:
             cursor = self._conn.execute("UPDATE alerts SET end_reason='interrupted' WHERE end_reason IS NULL")
         return int(cursor.rowcount)
 
+    def forget_media(self, paths: Iterable[str]) -> int:
+        """Drop every reference to these snapshot or clip paths (files that were deleted); returns rows changed."""
+        params = [(p,) for p in paths]
+        if not params:
+            return 0
+        changed = 0
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+                for column in ("snapshot", "clip"):
+                    cursor = self._conn.executemany(f"UPDATE alerts SET {column}=NULL WHERE {column}=?", params)
+                    changed += max(0, int(cursor.rowcount))
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
+        return changed
+
     def set_camera_status(self, camera: str, status: str, detail: str | None = None) -> None:
         """Remember a camera's last known status."""
         self._write(
@@ -179,6 +198,12 @@ class EventStore:
                 f"SELECT {', '.join(_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
             ).fetchone()
         return _row(row) if row is not None else None
+
+    def open_media(self) -> set[str]:
+        """Snapshot and clip paths of the alerts that are still open."""
+        with self._lock:
+            rows = self._conn.execute("SELECT snapshot, clip FROM alerts WHERE end_reason IS NULL").fetchall()
+        return {path for row in rows for path in row if path}
 
     def distinct(self, column: str) -> list[str]:
         """The distinct values of ``camera``, ``action``, ``rule`` or ``severity`` seen so far (for filters)."""
