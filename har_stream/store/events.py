@@ -75,11 +75,15 @@ class EventStore:
                 raise
 
     # -- writing -------------------------------------------------------------------------------------
-    def record(self, event: AlertEvent, snapshot: str | None = None) -> None:
-        """Insert an alert on its start, or complete its row on its end (an end without start is inserted)."""
+    def record(self, event: AlertEvent, snapshot: str | None = None) -> bool:
+        """Insert an alert on its start, or complete its row on its end (an end without start is inserted).
+
+        Returns whether a new row was inserted.
+        """
         box = json.dumps([round(float(v), 1) for v in event.box])
+        inserted = 0
         if event.type == ALERT_START:
-            self._write(
+            inserted = self._write(
                 "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
                 " started_at, media_time, frame_index, box, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -100,7 +104,7 @@ class EventStore:
             )
         elif event.type == ALERT_END:
             duration = float(event.duration_s or 0.0)
-            self._write(
+            inserted = self._write(
                 "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
                 " started_at, media_time, frame_index, box) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -122,6 +126,7 @@ class EventStore:
                 "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?",
                 (float(event.wall_time), duration, event.peak_confidence, event.reason, event.alert_id),
             )
+        return inserted > 0
 
     def set_clip(self, alert_id: str, clip: str) -> None:
         """Attach a clip (path relative to the media folder) to an alert."""
@@ -160,10 +165,11 @@ class EventStore:
             (camera, status, time.time(), detail),
         )
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement; returns the number of rows it changed."""
         with self._lock:
             try:
-                self._conn.execute(sql, params)
+                return int(self._conn.execute(sql, params).rowcount)
             except sqlite3.Error as exc:
                 raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
 
@@ -198,6 +204,14 @@ class EventStore:
                 f"SELECT {', '.join(_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
             ).fetchone()
         return _row(row) if row is not None else None
+
+    def alert_counts(self) -> dict[tuple[str, str, str], int]:
+        """Stored alerts by (camera, rule, severity)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT camera, rule, severity, COUNT(*) FROM alerts GROUP BY camera, rule, severity"
+            ).fetchall()
+        return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
 
     def open_media(self) -> set[str]:
         """Snapshot and clip paths of the alerts that are still open."""
