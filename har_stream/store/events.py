@@ -139,17 +139,26 @@ class EventStore:
         return int(cursor.rowcount)
 
     def forget_media(self, paths: Iterable[str]) -> int:
-        """Drop every reference to these snapshot or clip paths (files that were deleted); returns rows changed."""
-        params = [(p,) for p in paths]
+        """Drop every reference to these snapshot or clip paths (files that were deleted); returns rows changed.
+
+        One pass over the alerts per column, however many paths (they go through a temporary table).
+        """
+        params = [(p,) for p in set(paths)]
         if not params:
             return 0
         changed = 0
         with self._lock:
             try:
                 self._conn.execute("BEGIN")
+                self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS gone_media (path TEXT PRIMARY KEY)")
+                self._conn.execute("DELETE FROM gone_media")
+                self._conn.executemany("INSERT INTO gone_media (path) VALUES (?)", params)
                 for column in ("snapshot", "clip"):
-                    cursor = self._conn.executemany(f"UPDATE alerts SET {column}=NULL WHERE {column}=?", params)
+                    cursor = self._conn.execute(
+                        f"UPDATE alerts SET {column}=NULL WHERE {column} IN (SELECT path FROM gone_media)"
+                    )
                     changed += max(0, int(cursor.rowcount))
+                self._conn.execute("DELETE FROM gone_media")
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:
