@@ -13,7 +13,8 @@ from har_stream.frame import SPEED, SPEED_MPS, FrameRecord
 from har_stream.tracking.ground import GroundPlane
 from har_stream.tracking.state import TrackRegistry
 
-#: Track state ends this long after ByteTrack could last have re-found the track (at least one update later).
+#: The track state (speed history, rules) outlives the lost-track buffer by this much, and by at least one update
+#: interval, so it never ends while ByteTrack can still re-find the track under its id.
 REGISTRY_GRACE_S = 0.5
 
 
