@@ -99,6 +99,36 @@ def test_live_source_reconnects_after_failures() -> None:
     assert CameraStatus.RECONNECTING in events[3:]
 
 
+def test_outages_are_counted_once_however_many_attempts_they_take() -> None:
+    # Connected, dropped, refused three times, back; dropped again, refused once, back for good.
+    script = iter(["frames", "refuse", "refuse", "refuse", "frames", "refuse"])
+    calls = {"n": 0}
+
+    def camera() -> Iterator[RawFrame]:
+        calls["n"] += 1
+        step = next(script, "forever")
+        if step == "refuse":
+            raise ConnectionRefusedError("camera offline")
+        if step == "forever":
+            yield from numbered_frames(0.005)
+        yield from itertools.islice(numbered_frames(0.002), 10)
+        raise ConnectionResetError("dropped")
+
+    reconnect = ReconnectConfig(initial_delay_s=0.02, max_delay_s=0.05, give_up_after_s=None)
+    source = FrameSource(SourceInfo("flaky", live=True), reader=camera, queue_size=4, reconnect=reconnect)
+    source.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (calls["n"] < 7 or source.status is not CameraStatus.CONNECTED) and time.monotonic() < deadline:
+            source.read(timeout=0.1)
+        status = source.status
+    finally:
+        source.close()
+    assert calls["n"] == 7 and status is CameraStatus.CONNECTED
+    assert source.stats.reconnects == 6  # every attempt after a failure
+    assert source.stats.outages == 2 and source.health()["outages"] == 2  # but two outages
+
+
 def test_live_source_gives_up_with_a_clear_error() -> None:
     def dead() -> Iterator[RawFrame]:
         raise ConnectionRefusedError("no route to camera")

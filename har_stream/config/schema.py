@@ -99,7 +99,8 @@ class DetectorConfig(_Strict):
 class TrackerConfig(_Strict):
     """ByteTrack settings and per-track state."""
 
-    #: How long a track that lost its person is kept to be re-found.
+    #: How long a track that lost its person is kept to be re-found: seconds of missed tracker updates, at the rate
+    #: frames are actually processed (not the source's frame rate: live frames may be dropped).
     lost_track_buffer_s: Seconds = 1.0
     #: Minimum detection confidence to start a new track.
     activation_threshold: Fraction = 0.35

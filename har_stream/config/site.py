@@ -75,6 +75,23 @@ class ServerConfig(_Strict):
         return f"http://{host}:{self.port}"
 
 
+class RetentionConfig(_Strict):
+    """How long snapshots and clips are kept. The files of an alert that is still open are never deleted."""
+
+    #: Delete snapshots and clips older than this many days (by file time) ...
+    max_age_days: Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)] | None = None
+    #: ... then the oldest ones until snapshots and clips together take at most this many gigabytes (10^9 bytes).
+    max_gb: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    #: Seconds between two clean-ups (the first runs at start).
+    interval_s: Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)] = 300.0
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> RetentionConfig:
+        if self.max_age_days is None and self.max_gb is None:
+            raise ValueError("set max_age_days, max_gb or both (leave retention out to keep every file)")
+        return self
+
+
 class MediaConfig(_Strict):
     """Snapshots, alert clips and the live view."""
 
@@ -89,6 +106,8 @@ class MediaConfig(_Strict):
     clips: bool = True
     clip_pre_s: Seconds = 2.0
     clip_post_s: Seconds = 3.0
+    #: Delete old snapshots and clips, e.g. {max_age_days: 30, max_gb: 20}; default: keep every file.
+    retention: RetentionConfig | None = None
 
 
 class StoreConfig(_Strict):

@@ -22,6 +22,7 @@ from har_stream.config.schema import SEVERITIES
 from har_stream.serve.auth import TokenAuth
 from har_stream.serve.hosts import HostCheck, allowed_host_names
 from har_stream.serve.media import media_type, resolve_media
+from har_stream.serve.metrics import CONTENT_TYPE, metrics_registry, render
 from har_stream.serve.runtime import SiteRuntime, event_view
 from har_stream.store import EventQuery
 
@@ -48,8 +49,10 @@ class CameraHealth(BaseModel):
     frames_in: int
     frames_processed: int
     frames_dropped: int = Field(description="live frames dropped because processing was behind")
-    reconnects: int
+    reconnects: int = Field(description="attempts to reopen the source")
+    outages: int = Field(description="times the source went down, however many attempts each took")
     decode_errors: int
+    frame_age_s: float | None = Field(description="seconds since the newest processed frame was captured")
     active_alerts: int
     width: int | None
     height: int | None
@@ -149,6 +152,7 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
         ],
     )
     app.state.runtime = runtime
+    registry = metrics_registry(runtime)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def worker(name: str) -> Any:
@@ -283,6 +287,19 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
             store=StoreHealth(schema_version=runtime.store.schema_version(), alerts=total),
             notify=runtime.notify_health(),
         )
+
+    @app.get(
+        "/metrics",
+        tags=["server"],
+        summary="Metrics for Prometheus",
+        description="Per camera: fps in and processed, frames in, processed and dropped, frame age, outages "
+        "(`har_stream_camera_reconnects_total`), active alerts, time per pipeline stage (summaries in seconds); "
+        "alerts started by camera, rule and severity; webhook and MQTT delivery; the server process.",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def metrics() -> Response:
+        return Response(render(registry), media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
     @app.get(
         "/api/live",

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Statuses of a camera worker besides the source's own (connecting, connected, reconnecting, lost, finished).
 STARTING, ERROR, STOPPED = "starting", "error", "stopped"
+#: Source counters that health() adds up over every source the camera opened.
+SOURCE_COUNTERS = ("frames_in", "frames_dropped", "reconnects", "outages", "decode_errors")
 
 
 class CameraWorker:
@@ -59,6 +61,9 @@ class CameraWorker:
         self._active_alerts = 0
         self._size: tuple[int, int] | None = None
         self._times: collections.deque[float] = collections.deque(maxlen=30)
+        self._captured_at: float | None = None  # time.monotonic() when the newest processed frame was decoded
+        self._past: collections.Counter[str] = collections.Counter()  # counters of the sources already closed
+        self._stages: dict[str, list[float]] = {}  # stage -> [frames, seconds in total]
         self._thread = threading.Thread(target=self._run, name=f"camera-{self.name}", daemon=True)
 
     # -- control -------------------------------------------------------------------------------------
@@ -82,15 +87,19 @@ class CameraWorker:
 
     # -- health --------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Status and counters for the dashboard, API and MQTT."""
+        """Status and counters for the dashboard, API and MQTT (counters run across reconnections and reopens)."""
         with self._lock:
             state, error, source = self._state, self._error, self._source
             frames, active, size = self._frames, self._active_alerts, self._size
             times = list(self._times)
+            captured_at, past = self._captured_at, self._past.copy()
         counters: dict[str, Any] = source.health() if source is not None else {}
+        for key in SOURCE_COUNTERS:
+            past[key] += int(counters.get(key, 0))
         status = counters.get("status", state) if state == "running" else state
+        now = time.monotonic()
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else 0.0
-        if times and time.monotonic() - times[-1] > 5.0:
+        if times and now - times[-1] > 5.0:
             fps = 0.0
         return {
             "name": self.name,
@@ -99,17 +108,24 @@ class CameraWorker:
             "source": redact(str(self.config.source.uri)) if self.config.source.uri is not None else None,
             "fps_in": float(counters.get("fps_in", 0.0)),
             "fps_processed": round(fps, 2),
-            "frames_in": int(counters.get("frames_in", 0)),
+            "frames_in": past["frames_in"],
             "frames_processed": frames,
-            "frames_dropped": int(counters.get("frames_dropped", 0)),
-            "reconnects": int(counters.get("reconnects", 0)),
-            "decode_errors": int(counters.get("decode_errors", 0)),
+            "frames_dropped": past["frames_dropped"],
+            "reconnects": past["reconnects"],
+            "outages": past["outages"],
+            "decode_errors": past["decode_errors"],
+            "frame_age_s": round(now - captured_at, 3) if captured_at is not None else None,
             "active_alerts": active,
             "width": size[0] if size else None,
             "height": size[1] if size else None,
             "last_frame_at": self.live.updated_at,
             "error": error,
         }
+
+    def stage_totals(self) -> dict[str, tuple[int, float]]:
+        """Per pipeline stage (decode, detect, track, classify, ...): frames timed and seconds spent in total."""
+        with self._lock:
+            return {stage: (int(n), total) for stage, (n, total) in self._stages.items()}
 
     # -- worker thread -------------------------------------------------------------------------------
     def _set(self, state: str, error: str | None = None) -> None:
@@ -158,9 +174,12 @@ class CameraWorker:
             finally:
                 if self._clips is not None:
                     self._clips.close()
+            final: dict[str, Any] = source.health()
             with self._lock:
                 self._source = None
                 self._active_alerts = 0
+                for key in SOURCE_COUNTERS:
+                    self._past[key] += int(final.get(key, 0))
             if self._stop.is_set():
                 break
             if error:
@@ -197,6 +216,11 @@ class CameraWorker:
             self._active_alerts = record.active_alerts
             self._size = (record.width, record.height)
             self._times.append(time.monotonic())
+            self._captured_at = record.captured_at
+            for stage, ms in record.timings.items():
+                totals = self._stages.setdefault(stage, [0, 0.0])
+                totals[0] += 1
+                totals[1] += ms / 1000
 
     def _on_closed_alerts(self, events: list[AlertEvent]) -> None:
         for event in events:

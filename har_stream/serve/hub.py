@@ -8,6 +8,7 @@ notifiers, so neither the database nor the network can slow down video.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import queue
@@ -72,6 +73,7 @@ class AlertHub:
         self._subscribers: set[_Subscriber] = set()
         self._lock = threading.Lock()
         self._statuses: dict[str, str] = {}
+        self._alerts: collections.Counter[tuple[str, str, str]] = collections.Counter(store.alert_counts())
         self._mqtt_sent: dict[str, float] = {}
         self._thread = threading.Thread(target=self._run, name="alert-hub", daemon=True)
         self._thread.start()
@@ -109,6 +111,11 @@ class AlertHub:
         with self._lock:
             self._subscribers.discard(subscriber)
 
+    def alert_counts(self) -> dict[tuple[str, str, str], int]:
+        """Alerts in the store by (camera, rule, severity): counted at start, then as the hub stores them."""
+        with self._lock:
+            return dict(self._alerts)
+
     @property
     def subscribers(self) -> int:
         """Open live connections."""
@@ -140,7 +147,9 @@ class AlertHub:
 
     def _on_alert(self, event: AlertEvent, snapshot: str | None) -> None:
         try:
-            self.store.record(event, snapshot)
+            if self.store.record(event, snapshot):
+                with self._lock:
+                    self._alerts[(event.camera, event.rule, event.severity)] += 1
         except StoreError as exc:
             self.store_errors += 1
             log.error("%s", exc)

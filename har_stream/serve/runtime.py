@@ -15,6 +15,7 @@ from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.serve.camera import CameraWorker
 from har_stream.serve.hub import AlertHub
+from har_stream.serve.retention import MediaPruner
 from har_stream.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,24 @@ class SiteRuntime:
             self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
         )
         self.cameras: dict[str, CameraWorker] = {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}
+        retention = site.media.retention
+        self.pruner = MediaPruner(self.media_root, self.store, retention) if retention is not None else None
         self._monitor = threading.Thread(target=self._watch_health, name="health-monitor", daemon=True)
         self._started = False
+        self._shut_down = False
+        self._shutdown_lock = threading.Lock()
         self._stopped = False
         self._stop_lock = threading.Lock()
 
     def start(self) -> SiteRuntime:
-        """Start every camera and the health monitor."""
+        """Start every camera, the health monitor and the media clean-up (``media.retention``)."""
         if not self._started:
             self._started = True
             for worker in self.cameras.values():
                 worker.start()
             self._monitor.start()
+            if self.pruner is not None:
+                self.pruner.start()
         return self
 
     def _watch_health(self) -> None:
@@ -76,25 +83,42 @@ class SiteRuntime:
             for name, worker in self.cameras.items():
                 self.hub.publish_health(name, worker.health())
 
+    def shutdown(self) -> None:
+        """Stop cameras (open alerts get end records), deliver what is queued and close the notifiers.
+
+        The event store stays open for requests still being answered (:meth:`stop` closes it). Safe to call
+        from several threads: later callers wait until the first one has finished.
+        """
+        self.stopping.set()
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True  # also after a failure: a second try would stop what is already stopped
+            threads = [threading.Thread(target=w.stop, name=f"stop-{n}") for n, w in self.cameras.items()]
+            for thread in threads:
+                thread.start()
+            if self.pruner is not None:
+                self.pruner.stop()
+            for thread in threads:
+                thread.join()
+            for name, worker in self.cameras.items():
+                self.hub.publish_health(name, worker.health())
+            self.hub.close()
+            closers = [threading.Thread(target=w.close, name=f"close-{w.name}") for w in self.webhooks]
+            if self.mqtt is not None:
+                closers.append(threading.Thread(target=self.mqtt.close, name="close-mqtt"))
+            for thread in closers:  # each drains its own queue: side by side, not one after the other
+                thread.start()
+            for thread in closers:
+                thread.join()
+
     def stop(self) -> None:
-        """Stop cameras (open alerts get end records), then deliver what is queued and close everything."""
+        """:meth:`shutdown`, then close the event store."""
+        self.shutdown()
         with self._stop_lock:
             if self._stopped:
                 return
             self._stopped = True
-        self.stopping.set()
-        threads = [threading.Thread(target=w.stop, name=f"stop-{n}") for n, w in self.cameras.items()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for name, worker in self.cameras.items():
-            self.hub.publish_health(name, worker.health())
-        self.hub.close()
-        for webhook in self.webhooks:
-            webhook.close()
-        if self.mqtt is not None:
-            self.mqtt.close()
         self.store.close()
         log.info("site stopped")
 

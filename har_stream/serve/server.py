@@ -13,10 +13,14 @@ from starlette.types import ASGIApp
 
 from har_stream.config.site import WILDCARD_BINDS, ServerConfig, SiteConfig, is_loopback
 from har_stream.serve.app import create_app
-from har_stream.serve.header_timeout import header_timeout_protocol
+from har_stream.serve.protocol import serve_protocol
 from har_stream.serve.runtime import SiteRuntime
 
 log = logging.getLogger(__name__)
+
+#: Seconds uvicorn waits at shutdown for responses still running before it cancels them. Ordinary requests take
+#: milliseconds and the endless streams end by themselves (or are cut when their client stopped reading).
+GRACEFUL_SHUTDOWN_S = 1
 
 
 class SiteServerError(RuntimeError):
@@ -24,7 +28,7 @@ class SiteServerError(RuntimeError):
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, telling the site to stop its endless streams as soon as a stop is requested."""
+    """uvicorn, telling the site to stop (its cameras and its endless streams) as soon as a stop is requested."""
 
     def __init__(self, config: uvicorn.Config, runtime: SiteRuntime) -> None:
         super().__init__(config)
@@ -50,6 +54,8 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
             "this server by another name", server_config.base_url,
         )  # fmt: skip
     runtime.start()
+    # The cameras stop (open alerts closed and delivered) while uvicorn finishes its responses, not after.
+    threading.Thread(target=_shutdown_when_stopping, args=(runtime,), name="site-shutdown", daemon=True).start()
     log.info(
         "serving %d cameras on %s (media: %s, store: %s)",
         len(runtime.cameras), server_config.base_url, runtime.media_root, site.store_path,
@@ -57,7 +63,7 @@ def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
     if ready is not None:
         ready.set()
     # uvicorn re-raises the stop signal once it has shut down; with these handlers in place that re-raise is
-    # absorbed, so the cameras are stopped below (open alerts closed and delivered) and the exit code is 0.
+    # absorbed, so runtime.stop() below waits for the cameras' shutdown to finish and the exit code is 0.
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
@@ -77,12 +83,21 @@ def uvicorn_config(app: ASGIApp, server_config: ServerConfig) -> uvicorn.Config:
         app,
         host=server_config.host,
         port=server_config.port,
-        http=header_timeout_protocol(server_config.header_timeout_s),
+        http=serve_protocol(server_config.header_timeout_s),
         log_level="warning",
         access_log=False,  # request lines may carry ?token=...
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="off",
     )
+
+
+def _shutdown_when_stopping(runtime: SiteRuntime) -> None:
+    """Shut the site down as soon as a stop is requested (on its own thread: nobody else would see an error)."""
+    runtime.stopping.wait()
+    try:
+        runtime.shutdown()
+    except Exception:
+        log.exception("stopping the site failed")
 
 
 def _absorb(signum: int, _frame: FrameType | None) -> None:

@@ -46,6 +46,10 @@ class CameraStatus(StrEnum):
     FINISHED = "finished"
 
 
+#: Statuses of a source that is down (an outage lasts from entering one of them to the next connection).
+_DOWN = frozenset({CameraStatus.RECONNECTING, CameraStatus.LOST})
+
+
 @dataclass(frozen=True)
 class RawFrame:
     """A decoded frame as a reader yields it: BGR pixels and its media time in seconds (None if unknown)."""
@@ -84,7 +88,8 @@ class SourceStats:
 
     frames_in: int = 0
     frames_dropped: int = 0
-    reconnects: int = 0
+    reconnects: int = 0  # reconnection attempts
+    outages: int = 0  # times the source went from connecting or connected to reconnecting or lost
     decode_errors: int = 0
     fps_in: float = 0.0
 
@@ -185,6 +190,7 @@ class FrameSource:
                 "frames_in": self.stats.frames_in,
                 "frames_dropped": self.stats.frames_dropped,
                 "reconnects": self.stats.reconnects,
+                "outages": self.stats.outages,
                 "decode_errors": self.stats.decode_errors,
                 "fps_in": round(self.stats.fps_in, 2),
             }
@@ -210,6 +216,8 @@ class FrameSource:
     ) -> None:
         with self._lock:
             changed = status != self.status
+            if changed and status in _DOWN and self.status not in _DOWN:
+                self.stats.outages += 1
             self.status = status
         if changed or detail:
             self._events.append(HealthEvent(status, time.time(), detail, attempt, retry_in_s))

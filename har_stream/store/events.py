@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,11 +75,15 @@ class EventStore:
                 raise
 
     # -- writing -------------------------------------------------------------------------------------
-    def record(self, event: AlertEvent, snapshot: str | None = None) -> None:
-        """Insert an alert on its start, or complete its row on its end (an end without start is inserted)."""
+    def record(self, event: AlertEvent, snapshot: str | None = None) -> bool:
+        """Insert an alert on its start, or complete its row on its end (an end without start is inserted).
+
+        Returns whether a new row was inserted.
+        """
         box = json.dumps([round(float(v), 1) for v in event.box])
+        inserted = 0
         if event.type == ALERT_START:
-            self._write(
+            inserted = self._write(
                 "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
                 " started_at, media_time, frame_index, box, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -100,7 +104,7 @@ class EventStore:
             )
         elif event.type == ALERT_END:
             duration = float(event.duration_s or 0.0)
-            self._write(
+            inserted = self._write(
                 "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
                 " started_at, media_time, frame_index, box) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -122,6 +126,7 @@ class EventStore:
                 "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?",
                 (float(event.wall_time), duration, event.peak_confidence, event.reason, event.alert_id),
             )
+        return inserted > 0
 
     def set_clip(self, alert_id: str, clip: str) -> None:
         """Attach a clip (path relative to the media folder) to an alert."""
@@ -133,6 +138,34 @@ class EventStore:
             cursor = self._conn.execute("UPDATE alerts SET end_reason='interrupted' WHERE end_reason IS NULL")
         return int(cursor.rowcount)
 
+    def forget_media(self, paths: Iterable[str]) -> int:
+        """Drop every reference to these snapshot or clip paths (files that were deleted); returns rows changed.
+
+        One pass over the alerts per column, however many paths (they go through a temporary table).
+        """
+        params = [(p,) for p in set(paths)]
+        if not params:
+            return 0
+        changed = 0
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+                self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS gone_media (path TEXT PRIMARY KEY)")
+                self._conn.execute("DELETE FROM gone_media")
+                self._conn.executemany("INSERT INTO gone_media (path) VALUES (?)", params)
+                for column in ("snapshot", "clip"):
+                    cursor = self._conn.execute(
+                        f"UPDATE alerts SET {column}=NULL WHERE {column} IN (SELECT path FROM gone_media)"
+                    )
+                    changed += max(0, int(cursor.rowcount))
+                self._conn.execute("DELETE FROM gone_media")
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
+        return changed
+
     def set_camera_status(self, camera: str, status: str, detail: str | None = None) -> None:
         """Remember a camera's last known status."""
         self._write(
@@ -141,10 +174,11 @@ class EventStore:
             (camera, status, time.time(), detail),
         )
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement; returns the number of rows it changed."""
         with self._lock:
             try:
-                self._conn.execute(sql, params)
+                return int(self._conn.execute(sql, params).rowcount)
             except sqlite3.Error as exc:
                 raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
 
@@ -179,6 +213,20 @@ class EventStore:
                 f"SELECT {', '.join(_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
             ).fetchone()
         return _row(row) if row is not None else None
+
+    def alert_counts(self) -> dict[tuple[str, str, str], int]:
+        """Stored alerts by (camera, rule, severity)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT camera, rule, severity, COUNT(*) FROM alerts GROUP BY camera, rule, severity"
+            ).fetchall()
+        return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+    def open_media(self) -> set[str]:
+        """Snapshot and clip paths of the alerts that are still open."""
+        with self._lock:
+            rows = self._conn.execute("SELECT snapshot, clip FROM alerts WHERE end_reason IS NULL").fetchall()
+        return {path for row in rows for path in row if path}
 
     def distinct(self, column: str) -> list[str]:
         """The distinct values of ``camera``, ``action``, ``rule`` or ``severity`` seen so far (for filters)."""

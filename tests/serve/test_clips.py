@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import av
 
 from har_stream.serve.clips import ClipRecorder
 from har_stream.serve.live import LatestFrame, encode_jpeg
-from tests.conftest import decode_frames
+from tests.conftest import decode_frames, write_clip
 
 
 def test_clip_holds_frames_before_and_after_the_alert(concourse_clip: Path, tmp_path: Path) -> None:
@@ -55,3 +56,22 @@ def test_latest_frame_keeps_the_newest_jpeg(concourse_clip: Path) -> None:
 
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (540, 960, 3)  # scaled down to live_max_width, aspect kept
+
+
+def test_a_clip_is_encoded_while_it_is_collected(concourse_video: Path, tmp_path: Path) -> None:
+    """The writer follows an open clip, so at shutdown only its last frames are left to encode."""
+    source = write_clip(concourse_video, tmp_path / "c60.mp4", frames=60, size=(640, 360))
+    jpegs = [encode_jpeg(image, 640, 80) for image in decode_frames(source)]
+    ready: list[tuple[list[str], Path]] = []
+    recorder = ClipRecorder(tmp_path / "clips", 0.4, 10.0, fps=25, on_ready=lambda ids, p: ready.append((ids, p)))
+    for i, jpeg in enumerate(jpegs):  # the alert starts at frame 10; its clip (10 s after) stays open
+        recorder.add(i / 25, jpeg, ["a1"] if i == 10 else [])
+    clip = tmp_path / "clips" / "a1.mp4"
+    deadline = time.monotonic() + 60
+    while recorder.frames_encoded < 60:  # every frame so far is with the encoder ...
+        assert time.monotonic() < deadline, f"{recorder.frames_encoded} of 60 frames encoded while the clip was open"
+        time.sleep(0.05)
+    assert ready == []  # ... while the clip is still open
+    recorder.close()
+    assert ready == [(["a1"], clip)]
+    assert len(decode_frames(clip)) == 60  # frames 0..10 from before the alert, 11..59 after it
