@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, decode_frames
+from tests.conftest import REPO, SHARED, decode_frames, require
 
 HAR_STREAM = [sys.executable, "-m", "har_stream.cli"]
 
@@ -99,3 +99,21 @@ def test_bench_classifiers_measures_models_side_by_side(concourse_video: Path, t
     assert all(f[f"ms_per_crop_b{b}"] > 0 for f in figures.values() for b in (1, 8))
     missing = cli("bench-classifiers", "--source", str(concourse_video), "--model", "no_such_model")
     assert missing.returncode == 1 and "no_such_model" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_pipeline_runs_the_vgg16_transfer_model_end_to_end(tmp_path: Path) -> None:
+    """``classifier.model: vgg16_improved`` (genuine ImageNet VGG16, its int8 copy) labels the people of a real clip."""
+    clip = require(SHARED / "videos" / "cctv" / "surv_fi005.mp4")  # a real CCTV fight, people close to the camera
+    config = tmp_path / "anyone.yaml"
+    config.write_text("rules: [{name: any_action, actions: ['*'], min_confidence: 0.0, min_duration_s: 0.0}]\n")
+    events = tmp_path / "events.jsonl"
+    result = cli("run", "--source", str(clip), "--config", str(config), "--events", str(events), "--max-frames", "20",
+                 "--set", "classifier.model=vgg16_improved", "--no-progress")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["classifier"] == {"model": "vgg16_improved", "runtime": "onnx-int8"}
+    from har_stream.actions import ACTIONS
+
+    starts = [json.loads(line) for line in events.read_text().splitlines() if '"alert_start"' in line]
+    assert starts and all(event["action"] in ACTIONS for event in starts)
