@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 REASSIGNING, GONE = "reassigning", "error"
 #: Seconds to wait for one reply before polling again (the actor keeps the unacknowledged events).
 REPLY_TIMEOUT_S = 2.0
+#: Seconds without a first answer after which health says the camera is waiting for a node.
+PLACEMENT_HINT_S = 30.0
 
 
 def remote_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, RemoteCamera]:
@@ -64,6 +66,7 @@ class RemoteCamera:
         self._gone: str | None = None
         self._stopped = False
         self._next_frame = 0.0
+        self._started_at: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"remote-camera-{self.name}", daemon=True)
 
     # -- control -------------------------------------------------------------------------------------
@@ -88,6 +91,7 @@ class RemoteCamera:
 
         actor_class = ray.remote(CameraActor)
         self._actor = actor_class.options(**options).remote(self.config, self.media, os.getcwd())
+        self._started_at = time.monotonic()
         self._thread.start()
         return self
 
@@ -116,6 +120,9 @@ class RemoteCamera:
             silent_since, gone, stopped = self._silent_since, self._gone, self._stopped
             last_reply = self._last_reply
         now = time.monotonic()
+        if last_reply is None and self._started_at is not None and now - self._started_at > PLACEMENT_HINT_S:
+            wanted = self.cluster.camera_resources.model_dump(exclude_defaults=True) or {"num_cpus": 1.0}
+            health["error"] = f"waiting for Ray to place the camera on a node with {wanted} free"
         if stopped:
             health.update(status="stopped", connected=False)
         elif gone is not None:
