@@ -34,6 +34,6 @@ echo "setup.sh: creating $VENV (a few minutes on first run)"
 # ultralytics needs torch and torchvision built for each other (torch 2.13 with PyPI's torchvision fails
 # with "torchvision::nms does not exist"); this pair runs on the CPU.
 "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-"$VENV/bin/python" -m pip install --quiet -e ".[train,serve,dev,openvino]"
+"$VENV/bin/python" -m pip install --quiet -e ".[train,serve,dev,openvino,cluster]"
 echo "$WANT" > "$STAMP"
 echo "setup.sh: done. Try: $VENV/bin/har-stream --help"

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from har_stream.cluster.config import ClusterConfig
 from har_stream.config.env import EnvValues, resolve_env
 from har_stream.config.loading import ConfigError, ConfigIssue, _issue_from, parse_yaml, validate_config
 from har_stream.config.schema import HarStreamConfig
@@ -169,6 +170,8 @@ class SiteSettings(_Strict):
     media: MediaConfig = MediaConfig()
     store: StoreConfig = StoreConfig()
     notify: NotifyConfig = NotifyConfig()
+    #: Run the cameras on a Ray cluster (see har_stream.cluster); absent: every camera runs in this process.
+    cluster: ClusterConfig | None = None
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> SiteSettings:
@@ -190,6 +193,7 @@ class SiteConfig(BaseModel):
     media: MediaConfig = MediaConfig()
     store: StoreConfig = StoreConfig()
     notify: NotifyConfig = NotifyConfig()
+    cluster: ClusterConfig | None = None
 
     @property
     def store_path(self) -> Path:
@@ -292,7 +296,12 @@ def validate_site(data: Mapping[str, Any], source: str = "<site>", env: Mapping[
     if issues or settings is None:
         raise ConfigError(source, [from_env.scrub(i) for i in issues])
     return SiteConfig(
-        cameras=cameras, server=settings.server, media=settings.media, store=settings.store, notify=settings.notify
+        cameras=cameras,
+        server=settings.server,
+        media=settings.media,
+        store=settings.store,
+        notify=settings.notify,
+        cluster=settings.cluster,
     )
 
 

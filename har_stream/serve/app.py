@@ -41,7 +41,10 @@ class CameraHealth(BaseModel):
     """A camera's connection state and counters."""
 
     name: str
-    status: str = Field(description="starting, connecting, connected, reconnecting, lost, finished, error, stopped")
+    status: str = Field(
+        description="starting, connecting, connected, reconnecting, lost, finished, error, stopped; in cluster mode"
+        " also reassigning (the camera moves to another node)"
+    )
     connected: bool
     source: str | None = Field(description="the source, with any password hidden")
     fps_in: float = Field(description="frames per second read from the source")

@@ -7,14 +7,13 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from har_stream.config.schema import HarStreamConfig
 from har_stream.config.site import MediaConfig
 from har_stream.frame import FrameRecord
 from har_stream.rules.events import ALERT_START, AlertEvent
 from har_stream.serve.clips import ClipRecorder
-from har_stream.serve.hub import AlertHub
 from har_stream.serve.live import LatestFrame, encode_jpeg
 from har_stream.sinks.snapshots import SnapshotSink
 from har_stream.sources import FrameSource, SourceError, open_source, redact
@@ -25,6 +24,14 @@ log = logging.getLogger(__name__)
 STARTING, ERROR, STOPPED = "starting", "error", "stopped"
 #: Source counters that health() adds up over every source the camera opened.
 SOURCE_COUNTERS = ("frames_in", "frames_dropped", "reconnects", "outages", "decode_errors")
+
+
+class AlertPublisher(Protocol):
+    """Where a camera worker sends alerts and clips: the site's hub, or a cluster actor's outbox."""
+
+    def publish_alert(self, event: AlertEvent, snapshot: str | None = None) -> None: ...
+
+    def clip_ready(self, alert_ids: list[str], clip: str) -> None: ...
 
 
 class CameraWorker:
@@ -39,7 +46,7 @@ class CameraWorker:
         self,
         config: HarStreamConfig,
         media: MediaConfig,
-        hub: AlertHub,
+        hub: AlertPublisher,
         restart_delay_s: float = 5.0,
     ) -> None:
         self.config = config

@@ -32,6 +32,13 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _cluster_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, Any]:
+    """Cluster mode: each camera runs as a Ray actor (imported only here, so one machine never loads Ray)."""
+    from har_stream.cluster.supervisor import remote_cameras
+
+    return dict(remote_cameras(site, hub))
+
+
 class SiteRuntime:
     """Everything ``har-stream serve`` runs besides the web server itself.
 
@@ -57,7 +64,11 @@ class SiteRuntime:
         self.hub = AlertHub(
             self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
         )
-        self.cameras: dict[str, CameraWorker] = {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}
+        self.cameras: dict[str, Any] = (
+            _cluster_cameras(site, self.hub)
+            if site.cluster is not None
+            else {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}
+        )
         retention = site.media.retention
         self.pruner = MediaPruner(self.media_root, self.store, retention) if retention is not None else None
         self._monitor = threading.Thread(target=self._watch_health, name="health-monitor", daemon=True)
@@ -120,6 +131,10 @@ class SiteRuntime:
                 return
             self._stopped = True
         self.store.close()
+        if self.site.cluster is not None:
+            from har_stream.cluster.engine import disconnect
+
+            disconnect()
         log.info("site stopped")
 
     def notify_health(self) -> dict[str, Any]:

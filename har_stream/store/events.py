@@ -78,6 +78,7 @@ class EventStore:
     def record(self, event: AlertEvent, snapshot: str | None = None) -> bool:
         """Insert an alert on its start, or complete its row on its end (an end without start is inserted).
 
+        Idempotent per alert_id: a repeated start or end changes nothing, so events may be delivered twice.
         Returns whether a new row was inserted.
         """
         box = json.dumps([round(float(v), 1) for v in event.box])
@@ -123,7 +124,8 @@ class EventStore:
                 ),
             )
             self._write(
-                "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?",
+                "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?"
+                " AND ended_at IS NULL",  # the first end wins: a repeated end (at-least-once delivery) is a no-op
                 (float(event.wall_time), duration, event.peak_confidence, event.reason, event.alert_id),
             )
         return inserted > 0

@@ -1,0 +1,31 @@
+"""Fixtures for cluster mode: a short clip and a site whose cameras run on a real multi-node Ray cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write_clip
+
+#: Ray health checks every second, a node is declared dead after 3 missed ones (Ray's default: ~15-30 s).
+FAST_FAILURE_DETECTION = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
+
+
+@pytest.fixture(scope="session")
+def small_crowd_clip(concourse_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """75 frames of the concourse footage, its lower right quarter (640x360: cheap to decode, people near)."""
+    target = tmp_path_factory.mktemp("cluster") / "crowd75.mp4"
+    return write_clip(concourse_video, target, frames=75, crop=(640, 360, 640, 360))
+
+
+def camera(name: str, clip: Path) -> dict[str, Any]:
+    """A looping camera at a small detector size, without classifier, alerting on anyone moving or not."""
+    return {
+        "name": name,
+        "source": {"uri": str(clip), "loop": True},
+        "detector": {"imgsz": 416, "confidence": 0.25},
+        "classifier": {"model": "none"},
+        "rules": [{"name": "anyone", "actions": ["*"], "min_confidence": 0.0, "min_duration_s": 0.3}],
+    }
