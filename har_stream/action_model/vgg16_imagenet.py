@@ -175,15 +175,18 @@ def write_keras_notop(layers: dict[str, tuple[np.ndarray, np.ndarray]], path: Pa
             os.unlink(temporary)
 
 
-def read_keras_notop(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The conv layers of a file in Keras' VGG16 notop layout (Keras' download or an extracted copy)."""
+def read_keras_notop(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str | None]:
+    """The conv layers of a file in Keras' VGG16 notop layout, and the origin an extracted copy records (None
+    for Keras' own file)."""
     import h5py
 
     try:
         with h5py.File(path, "r") as source:
-            return dict(_conv_layers(source))
+            origin = source.attrs.get("har_stream_origin")
+            layers = dict(_conv_layers(source))
     except (OSError, KeyError) as exc:
         raise VGG16WeightsError(f"{path} is not a readable VGG16 weights file: {exc}") from None
+    return layers, (origin.decode() if isinstance(origin, bytes) else origin)
 
 
 def _conv_layers(source) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray]]]:
@@ -199,23 +202,16 @@ def _conv_layers(source) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray]]]:
 
 def verify_vgg16_h5(path: Path) -> str:
     """Check a notop-layout file before use; return where its weights came from. Raises :class:`VGG16WeightsError`."""
-    import h5py
-
-    layers = read_keras_notop(path)
+    layers, origin = read_keras_notop(path)
     check_values(layers, str(path))
-    with h5py.File(path, "r") as source:
-        recorded = source.attrs.get("har_stream_content_sha256")
-        origin = source.attrs.get("har_stream_origin")
-    if recorded is not None:  # an extracted copy: every weight must still be the one extracted
+    if origin is not None:  # an extracted copy: every weight must still be the one extracted
         digest = content_digest(layers)
         if digest != CONTENT_SHA256:
             raise VGG16WeightsError(
                 f"{path} has been altered since it was extracted (its weights' sha256 is {digest}, expected "
                 f"{CONTENT_SHA256}); delete it and it will be extracted again"
             )
-    if origin is None:
-        return "Keras applications notop file"
-    return origin.decode() if isinstance(origin, bytes) else str(origin)
+    return origin or "Keras applications notop file"
 
 
 def extract_from_onnx(onnx_path: Path, out: Path) -> Path:

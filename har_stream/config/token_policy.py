@@ -17,6 +17,14 @@ _WELL_KNOWN = (
 )  # fmt: skip
 
 
+def _fold(text: str) -> str:
+    """Lower case letters and digits only: ``Pass-Word!`` → ``password``."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+_WELL_KNOWN_FOLDED = tuple((word, _fold(word)) for word in _WELL_KNOWN)
+
+
 def estimated_bits(token: str) -> float:
     """Length times the Shannon entropy (bits per character) of the characters the token uses."""
     counts = Counter(token)
@@ -36,14 +44,14 @@ def token_weakness(token: str) -> str | None:
         return f"the token has {len(token)} characters; {rule}"
     if len(set(token)) < MIN_DISTINCT:
         return f"the token uses only {len(set(token))} different characters; {rule}"
-    folded = re.sub(r"[^a-z0-9]", "", token.lower())
-    words = [w for w in _WELL_KNOWN if re.sub(r"[^a-z0-9]", "", w) in folded]
+    folded = _fold(token)
+    words = [(word, bare) for word, bare in _WELL_KNOWN_FOLDED if bare in folded]
     # A long token that merely contains a short word is fine when the rest carries the entropy.
     rest = folded
-    for word in words:
-        rest = rest.replace(re.sub(r"[^a-z0-9]", "", word), "")
+    for _, bare in words:
+        rest = rest.replace(bare, "")
     if words and estimated_bits(rest) < MIN_BITS:
-        return f"the token is built on a well-known word ({words[0]!r}); {rule}"
+        return f"the token is built on a well-known word ({words[0][0]!r}); {rule}"
     if estimated_bits(token) < MIN_BITS:
         return f"the token is too predictable (about {estimated_bits(token):.0f} bits); {rule}"
     return None
