@@ -61,6 +61,22 @@ def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, n
     return out
 
 
+def group_folds(pool, n: int) -> list[set[str]]:
+    """The cross-validation folds: recording groups shuffled with seed 0 and dealt round-robin."""
+    groups = sorted({c.group for c in pool})
+    order = list(np.random.default_rng(0).permutation(groups))
+    return [set(order[k::n]) for k in range(n)]
+
+
+def load_traces(work: Path) -> dict[str, tuple[str, np.ndarray]]:
+    """Every fold's cached traces (written by this script), keyed by clip file."""
+    traces: dict[str, tuple[str, np.ndarray]] = {}
+    for cached in sorted(work.glob("fold*/traces.npz")):
+        with np.load(cached, allow_pickle=True) as stored:
+            traces.update(stored["traces"].item())
+    return traces
+
+
 def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float) -> bool:
     """Whether a rule (score >= threshold held for duration, per track) starts an alert."""
     for tid in np.unique(rows[:, 1]):
@@ -89,10 +105,7 @@ def main() -> None:
     clips = read_clip_labels(args.clips)
     split = load_clip_split(REPO / "models" / "cctv_split.csv")
     pool = [c for c in clips if split.get(c.file) in ("train", "val")]
-    groups = sorted({c.group for c in pool})
-    rng = np.random.default_rng(0)
-    order = list(rng.permutation(groups))
-    folds = [set(order[k :: args.folds]) for k in range(args.folds)]
+    folds = group_folds(pool, args.folds)
     traces: dict[str, tuple[str, np.ndarray]] = {}
     for k, held in enumerate(folds):
         work = args.work / f"fold{k}"

@@ -64,6 +64,10 @@ def write_temporal_card(folder: Path) -> Path:
             "## Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
             *[f"- {line}" for line in test],
         ]
+    tried = meta.get("levers_tried")
+    if tried:
+        lines += ["", "## Levers tried and not adopted (cross-validation, benchmarks/fight_levers.py)"]
+        lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
     if cost:
         lines += ["", "## Cost", *[f"- {line}" for line in cost]]
