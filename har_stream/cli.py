@@ -20,6 +20,7 @@ from har_stream.training.clip_commands import (
 )
 from har_stream.training.commands import (
     evaluate_command,
+    finetune_whole_command,
     pose_ablation_command,
     quantize_classifier_command,
     train_command,
@@ -606,6 +607,7 @@ def split_clips_command(
 
 
 app.command("train")(train_command)
+app.command("finetune-whole")(finetune_whole_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)
 app.command("quantize-classifier")(quantize_classifier_command)

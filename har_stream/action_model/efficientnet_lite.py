@@ -211,14 +211,16 @@ def build_efficientnet_lite(
     weights: Literal["imagenet"] | str | Path | None = "imagenet",
     pooling: bool = True,
     name: str | None = None,
+    input_size: int | None = None,
 ) -> keras.Model:
     """EfficientNet-Lite feature extractor: ``(size, size, 3)`` normalised RGB -> 1280-d pooled feature.
 
     ``weights``: ``"imagenet"`` (found by :func:`locate_lite_weights`), a path to the torch ``.pth``, or None
     (random initialisation). ``pooling=False`` returns the final ``(size/32, size/32, 1280)`` feature map.
+    ``input_size`` builds the same weights for another square resolution (default: the variant's own).
     """
     spec = _spec(variant)
-    size = spec.input_size
+    size = input_size or spec.input_size
     inputs = keras.Input((size, size, 3), name="image")
     x, spatial = _spatial_conv(inputs, size, 3, 2, "stem_conv", STEM_FILTERS)
     x = _relu6("stem_relu")(_bn("stem_bn")(x))

@@ -1,0 +1,217 @@
+"""Fine-tune every layer of a trained classifier on strongly augmented images, on the base model's own split.
+
+The cached-feature recipes (:mod:`har_stream.training.trainer`) train only the top blocks and see a few fixed
+views per image. This one decodes and augments every image afresh each epoch (random resized crop, flip, colour,
+sometimes greyscale, blur or JPEG artefacts) and trains the whole network at a low, cosine-decayed learning rate
+with label smoothing; batch normalisation stays in inference mode (small batches on a CPU). The epoch with the
+best val accuracy is kept, so the result can never be worse on val than the base. The output is an ordinary
+model folder (same backbone, head, classes, input size and split), with an int8 copy and a card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from har_stream.action_model.preprocess import square_resize
+from har_stream.training.dataset import DatasetError, LabelledImage, load_bgr, load_split, read_labels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WholeFinetuneOptions:
+    """What ``har-stream finetune-whole`` accepts."""
+
+    base: Path
+    data: Path
+    out: Path
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    label_smoothing: float = 0.1
+    seed: int = 0
+    int8: bool = True
+    command: str = field(default_factory=lambda: shlex.join(["har-stream", *sys.argv[1:]]))
+
+
+def strong_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A randomly augmented square input: resized crop (35-100% of the area), flip, HSV jitter, and sometimes
+    greyscale, blur or JPEG artefacts."""
+    h, w = image.shape[:2]
+    area = rng.uniform(0.35, 1.0) * h * w
+    aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+    ch = int(min(h, max(8, round(math.sqrt(area / aspect)))))
+    cw = int(min(w, max(8, round(math.sqrt(area * aspect)))))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    out = image[top : top + ch, left : left + cw]
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    hsv = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 1] *= rng.uniform(0.6, 1.4)
+    hsv[..., 2] *= rng.uniform(0.6, 1.4)
+    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
+    if rng.random() < 0.15:
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    out = square_resize(out, size)
+    if rng.random() < 0.2:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < 0.2:
+        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 75))])
+        out = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else out
+    return np.ascontiguousarray(out)
+
+
+def _augmented_batches(rows: list[LabelledImage], model: Any, n_classes: int, options: WholeFinetuneOptions) -> Any:
+    import keras
+
+    class AugmentedImages(keras.utils.PyDataset):
+        """Decoded, augmented and preprocessed train images with one-hot labels, reshuffled every epoch."""
+
+        def __init__(self) -> None:
+            super().__init__(workers=2, use_multiprocessing=False)
+            self.rng = np.random.default_rng(options.seed)
+            self.order = self.rng.permutation(len(rows))
+            self.epoch = 0
+
+        def __len__(self) -> int:
+            return math.ceil(len(rows) / options.batch_size)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            chosen = self.order[index * options.batch_size : (index + 1) * options.batch_size]
+            rng = np.random.default_rng([options.seed, self.epoch, index])
+            images, labels = [], []
+            for i in chosen:
+                image = load_bgr(rows[i].path)
+                if image is None:
+                    continue
+                images.append(strong_view(image, model.input_size, rng))
+                labels.append(rows[i].class_index)
+            return model._preprocess(np.stack(images)), np.eye(n_classes, dtype=np.float32)[labels]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self.order = self.rng.permutation(len(rows))
+
+    return AugmentedImages()
+
+
+def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32, desc: str = "") -> np.ndarray:
+    """Probabilities of ``model`` (an ActionModel) on each image whole, as ``har-stream evaluate`` feeds it."""
+    out = []
+    for start in tqdm(range(0, len(rows), batch), desc=desc, unit="batch", leave=False):
+        images = []
+        for row in rows[start : start + batch]:
+            image = load_bgr(row.path)
+            images.append(
+                square_resize(image if image is not None else np.zeros((8, 8, 3), np.uint8), model.input_size)
+            )
+        out.append(model.predict(np.stack(images)))
+    return np.concatenate(out)
+
+
+def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
+    """Fine-tune, keep the best val epoch, save the model folder (int8 copy, card); return its figures."""
+    import keras
+
+    from har_stream.action_model.loading import load_action_model, save_model_folder
+    from har_stream.training.metrics import classification_report
+    from har_stream.training.reports import write_card
+    from har_stream.training.trainer import measure_latency
+
+    keras.utils.set_random_seed(options.seed)
+    split_file = options.base / "split.csv"
+    if not split_file.is_file():
+        raise DatasetError(f"{options.base} has no split.csv: the base model's split is what keeps test images out")
+    base = load_action_model(options.base, runtime="keras")
+    meta = dict(base.meta)
+    classes = tuple(meta["classes"])
+    split = load_split(split_file)
+    rows = [r for r in read_labels(options.data) if r.filename in split]
+    parts = {name: [r for r in rows if split[r.filename] == name] for name in ("train", "val", "test")}
+    empty = [name for name, part in parts.items() if not part]
+    if empty:
+        raise DatasetError(
+            f"{split_file} puts none of the images of {options.data} in the {', '.join(empty)} split: "
+            "fine-tune on the data the base model was trained on"
+        )
+    net = base.keras_model
+    for layer in net.layers:
+        layer.trainable = bool(layer.weights) and not isinstance(layer, keras.layers.BatchNormalization)
+    batches = _augmented_batches(parts["train"], base, len(classes), options)
+    schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, max(1, options.epochs * len(batches)))
+    net.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing),
+        metrics=["accuracy"],
+    )
+    y_val = np.array([r.class_index for r in parts["val"]])
+    best_acc = float((predict_rows(base, parts["val"], desc="val (base)").argmax(1) == y_val).mean())
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": [best_acc]}
+    best_weights, best_epoch = net.get_weights(), 0
+    log.info("base val accuracy %.4f", best_acc)
+    for epoch in range(1, options.epochs + 1):
+        started = time.time()
+        fitted = net.fit(batches, epochs=1, verbose=1)
+        acc = float((predict_rows(base, parts["val"], desc="val").argmax(1) == y_val).mean())
+        history["loss"].append(float(fitted.history["loss"][-1]))
+        history["accuracy"].append(float(fitted.history["accuracy"][-1]))
+        history["val_accuracy"].append(acc)
+        log.info("epoch %d: val accuracy %.4f (%.0f s)", epoch, acc, time.time() - started)
+        if acc > best_acc:
+            best_acc, best_weights, best_epoch = acc, net.get_weights(), epoch
+    net.set_weights(best_weights)
+    figures = {
+        name: classification_report(
+            np.array([r.class_index for r in parts[name]]), predict_rows(base, parts[name], desc=name), classes
+        )
+        for name in ("val", "test")
+    }
+    trained = [layer.name for layer in net.layers if layer.weights]
+    steps = [
+        *meta.get("recipe", {}).get("steps", []),
+        f"Whole network fine-tuned from `{options.base.name}` (every layer but batch norm, which keeps its "
+        f"statistics) on strongly augmented train images decoded afresh each epoch (resized crop 35-100% of the "
+        f"area, flip, colour, sometimes greyscale, blur, JPEG), Adam lr {options.learning_rate:.2g} cosine-decayed "
+        f"over {options.epochs} epochs, batch {options.batch_size}, label smoothing {options.label_smoothing}; "
+        f"val accuracy per epoch {[round(v, 4) for v in history['val_accuracy']]} (epoch 0: the base), kept "
+        f"epoch {best_epoch}.",
+    ]
+    meta.update(
+        name=options.out.name,
+        recipe={"name": "whole fine-tune", "steps": steps, "histories": [{**history, "stage": "whole"}]},
+        command=options.command,
+        figures={
+            k: {m: v[m] for m in ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")}
+            for k, v in figures.items()
+        },
+    )
+    for key in ("trained_layers", "saved", "int8", "latency_ms_per_crop", "format"):
+        meta.pop(key, None)
+    folder = options.out
+    half = {name for name in trained if not name.startswith("head_")}
+    save_model_folder(folder, net, meta, trained, half_precision_layers=half)
+    shutil.copyfile(options.base / "split.csv", folder / "split.csv")
+    full = json.loads((folder / "model.json").read_text())
+    full["latency_ms_per_crop"] = {"keras": measure_latency(load_action_model(folder, "keras"))}
+    if options.int8:
+        from har_stream.training.int8 import quantize_model_folder
+
+        full["int8"] = quantize_model_folder(folder, options.data)
+        full["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
+    (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
+    (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_card(folder, full, figures)
+    return {"best_epoch": best_epoch, "val_accuracy": history["val_accuracy"], **full["figures"]}
