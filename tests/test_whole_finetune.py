@@ -60,3 +60,14 @@ def test_finetune_whole_needs_the_base_models_split(tmp_path: Path) -> None:
     (base / "split.csv").unlink()
     code, output = run_cli("finetune-whole", "--base", str(base), "--data", str(tmp_path), "--out", str(tmp_path / "o"))
     assert code == 1 and "no split.csv" in output and "Traceback" not in output
+
+
+@needs_har
+def test_an_unknown_train_from_layer_is_named_with_the_layers_there_are(tmp_path: Path) -> None:
+    data = make_subset(tmp_path / "data", 1)
+    code, output = run_cli(
+        "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
+        "--train-from", "block9_conv1",
+    )  # fmt: skip
+    assert code == 1 and "--train-from 'block9_conv1'" in output and "head_dense" in output
+    assert "Traceback" not in output and not (tmp_path / "o").exists()

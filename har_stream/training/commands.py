@@ -222,6 +222,12 @@ def finetune_whole_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.1,
     seed: Annotated[int, typer.Option()] = 0,
+    train_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Train only this layer and those above it, e.g. block4_conv1 (VGG16 blocks 4-5); default: all."
+        ),
+    ] = None,
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write and check the int8 ONNX copy.")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -238,7 +244,7 @@ def finetune_whole_command(
 
     options = WholeFinetuneOptions(
         base=base, data=data, out=out, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        label_smoothing=label_smoothing, seed=seed, int8=int8,
+        label_smoothing=label_smoothing, seed=seed, int8=int8, train_from=train_from,
     )  # fmt: skip
     try:
         result = finetune_whole(options)

@@ -44,6 +44,8 @@ class WholeFinetuneOptions:
     label_smoothing: float = 0.1
     seed: int = 0
     int8: bool = True
+    #: Train only this layer and those above it (e.g. ``block4_conv1`` for VGG16's blocks 4-5); None: every layer.
+    train_from: str | None = None
     command: str = field(default_factory=lambda: shlex.join(["har-stream", *sys.argv[1:]]))
 
 
@@ -148,8 +150,16 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
             "fine-tune on the data the base model was trained on"
         )
     net = base.keras_model
-    for layer in net.layers:
-        layer.trainable = bool(layer.weights) and not isinstance(layer, keras.layers.BatchNormalization)
+    names = [layer.name for layer in net.layers]
+    if options.train_from is not None and options.train_from not in names:
+        raise DatasetError(
+            f"--train-from {options.train_from!r}: {options.base.name} has no such layer; its layers with weights "
+            f"are {', '.join(layer.name for layer in net.layers if layer.weights)}"
+        )
+    first = names.index(options.train_from) if options.train_from else 0
+    for index, layer in enumerate(net.layers):
+        tunable = bool(layer.weights) and not isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = tunable and index >= first
     batches = _augmented_batches(parts["train"], base, len(classes), options)
     schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, max(1, options.epochs * len(batches)))
     net.compile(
@@ -180,9 +190,10 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         for name in ("val", "test")
     }
     trained = [layer.name for layer in net.layers if layer.weights]
+    what = f"Layers from `{options.train_from}` up" if options.train_from else "Whole network"
     steps = [
         *meta.get("recipe", {}).get("steps", []),
-        f"Whole network fine-tuned from `{options.base.name}` (every layer but batch norm, which keeps its "
+        f"{what} fine-tuned from `{options.base.name}` (every such layer but batch norm, which keeps its "
         f"statistics) on strongly augmented train images decoded afresh each epoch (resized crop 35-100% of the "
         f"area, flip, colour, sometimes greyscale, blur, JPEG), Adam lr {options.learning_rate:.2g} cosine-decayed "
         f"over {options.epochs} epochs, batch {options.batch_size}, label smoothing {options.label_smoothing}; "
