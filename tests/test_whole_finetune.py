@@ -44,6 +44,8 @@ def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp
         assert meta[key] == base_meta[key], key
     assert (out / "split.csv").read_text() == (BASE / "split.csv").read_text()
     assert "Whole network fine-tuned" in (out / "card.md").read_text()
+    for name in ("curves.png", "confusion.png", "model-int8.onnx", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
 
     from har_stream.action_model.loading import load_action_model
 

@@ -124,12 +124,26 @@ def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32, desc: s
     return np.concatenate(out)
 
 
+def write_plots(folder: Path, history: dict[str, list[float]], best_epoch: int, test: dict[str, Any]) -> None:
+    """``curves.png`` (per epoch; val figures of epoch 0 are the base's, left out) and ``confusion.png``."""
+    from har_stream.training.fitting import History
+    from har_stream.training.reports import plot_confusion, plot_curves
+
+    val_loss = history.get("val_loss") or [float("nan")] * len(history["val_accuracy"])
+    curve = History(history["loss"], history["accuracy"], val_loss[1:], history["val_accuracy"][1:], best_epoch)
+    curve.stage = "fine-tune"
+    plot_curves([curve], folder / "curves.png")
+    classes = json.loads((folder / "model.json").read_text())["classes"]
+    title = f"{folder.name}: test split, accuracy {test['accuracy']:.3f}"
+    plot_confusion(np.array(test["confusion_matrix"]), classes, folder / "confusion.png", title)
+
+
 def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     """Fine-tune, keep the best val epoch, save the model folder (int8 copy, card); return its figures."""
     import keras
 
     from har_stream.action_model.loading import load_action_model, save_model_folder
-    from har_stream.training.metrics import classification_report
+    from har_stream.training.metrics import classification_report, log_loss
     from har_stream.training.reports import write_card
     from har_stream.training.trainer import measure_latency
 
@@ -168,17 +182,25 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         metrics=["accuracy"],
     )
     y_val = np.array([r.class_index for r in parts["val"]])
-    best_acc = float((predict_rows(base, parts["val"], desc="val (base)").argmax(1) == y_val).mean())
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": [best_acc]}
+    probs = predict_rows(base, parts["val"], desc="val (base)")
+    best_acc = float((probs.argmax(1) == y_val).mean())
+    history: dict[str, list[float]] = {
+        "loss": [],
+        "accuracy": [],
+        "val_accuracy": [best_acc],
+        "val_loss": [log_loss(y_val, probs)],
+    }
     best_weights, best_epoch = net.get_weights(), 0
     log.info("base val accuracy %.4f", best_acc)
     for epoch in range(1, options.epochs + 1):
         started = time.time()
         fitted = net.fit(batches, epochs=1, verbose=1)
-        acc = float((predict_rows(base, parts["val"], desc="val").argmax(1) == y_val).mean())
+        probs = predict_rows(base, parts["val"], desc="val")
+        acc = float((probs.argmax(1) == y_val).mean())
         history["loss"].append(float(fitted.history["loss"][-1]))
         history["accuracy"].append(float(fitted.history["accuracy"][-1]))
         history["val_accuracy"].append(acc)
+        history["val_loss"].append(log_loss(y_val, probs))
         log.info("epoch %d: val accuracy %.4f (%.0f s)", epoch, acc, time.time() - started)
         if acc > best_acc:
             best_acc, best_weights, best_epoch = acc, net.get_weights(), epoch
@@ -224,5 +246,6 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         full["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
     (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
     (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_plots(folder, history, best_epoch, figures["test"])
     write_card(folder, full, figures)
     return {"best_epoch": best_epoch, "val_accuracy": history["val_accuracy"], **full["figures"]}
