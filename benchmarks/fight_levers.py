@@ -20,9 +20,7 @@ Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -34,10 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fusion_cv import group_folds, load_traces  # noqa: E402
+from fusion_cv import cv_setup, load_traces  # noqa: E402
 
 from har_stream.classification.crops import crop_people  # noqa: E402
-from har_stream.clips import LabelledClip, load_clip_split, read_clip_labels  # noqa: E402
+from har_stream.clips import LabelledClip  # noqa: E402
 from har_stream.temporal.dataset import Windows, fighting_tracks  # noqa: E402
 from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
 from har_stream.training.background import NEAR_GAP, QUIET_LABELS  # noqa: E402
@@ -168,18 +166,7 @@ def pair_cv(rows: list[tuple], x: np.ndarray, fold_of: dict[str, int], folds: in
 
 def main() -> None:
     """Run both levers and print/save clip AUROCs next to the image classifier's."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
-    parser.add_argument("--harvest", type=Path, default=REPO / "out" / "harvest")
-    parser.add_argument("--work", type=Path, default=REPO / "out" / "fusion_cv")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    clips = read_clip_labels(args.clips)
-    split = load_clip_split(REPO / "models" / "cctv_split.csv")
-    pool = [c for c in clips if split.get(c.file) in ("train", "val")]
-    folds = group_folds(pool, args.folds)
+    args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
     traces = load_traces(args.work)
     if len(traces) < len(pool):

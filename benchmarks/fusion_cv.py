@@ -92,9 +92,10 @@ def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float
     return False
 
 
-def main() -> None:
-    """Run the folds and the grids."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[str, str], list, list[set[str]]]:
+    """The cross-validation scripts' shared arguments and data: args, every clip, the split, the train/val pool
+    and its folds of recording groups."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
     parser.add_argument("--harvest", type=Path, default=REPO / "out" / "harvest")
     parser.add_argument("--work", type=Path, default=REPO / "out" / "fusion_cv")
@@ -105,7 +106,12 @@ def main() -> None:
     clips = read_clip_labels(args.clips)
     split = load_clip_split(REPO / "models" / "cctv_split.csv")
     pool = [c for c in clips if split.get(c.file) in ("train", "val")]
-    folds = group_folds(pool, args.folds)
+    return args, clips, split, pool, group_folds(pool, args.folds)
+
+
+def main() -> None:
+    """Run the folds and the grids."""
+    args, clips, split, pool, folds = cv_setup(__doc__)
     traces: dict[str, tuple[str, np.ndarray]] = {}
     for k, held in enumerate(folds):
         work = args.work / f"fold{k}"
