@@ -20,6 +20,7 @@ Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -48,10 +49,6 @@ PAIR_CROP = 260
 PAIR_PADDING = 0.1
 
 
-def _subset(windows: Windows, mask: np.ndarray) -> Windows:
-    return Windows(**{n: getattr(windows, n)[mask] for n in Windows.__dataclass_fields__})
-
-
 def image_window_features(windows: Windows, traces: dict[str, tuple[str, np.ndarray]]) -> np.ndarray:
     """Per window: the person's out-of-fold image fighting score (latest, mean and max over the last second)."""
     by_stem = {Path(f).stem: rows for f, (_, rows) in traces.items()}
@@ -70,13 +67,12 @@ def image_window_features(windows: Windows, traces: dict[str, tuple[str, np.ndar
 
 def tree_cv(windows: Windows, x: np.ndarray, fold: np.ndarray, folds: int) -> dict[str, float]:
     """Out-of-fold clip scores of the fighting trees trained on ``x`` (real-speed windows scored)."""
-    windows = Windows(**{n: getattr(windows, n) for n in Windows.__dataclass_fields__})
-    windows.x = x
+    windows = dataclasses.replace(windows, x=x)
     real = np.array([v.endswith(":real") for v in windows.variant])
     scores: dict[str, float] = {}
     for k in range(folds):
-        model = fit_action(_subset(windows, fold != k), "fighting", ("train", "val"), TreeSettings())
-        held = _subset(windows, (fold == k) & real)
+        model = fit_action(windows.subset(fold != k), "fighting", ("train", "val"), TreeSettings())
+        held = windows.subset((fold == k) & real)
         probs = model.predict_proba(held.x)[:, 1]
         for clip in np.unique(held.clip):
             s = held.clip == clip

@@ -54,6 +54,10 @@ class Windows:
     def __len__(self) -> int:
         return len(self.x)
 
+    def subset(self, mask: np.ndarray) -> Windows:
+        """The rows where ``mask`` is true."""
+        return Windows(**{n: getattr(self, n)[mask] for n in Windows.__dataclass_fields__})
+
 
 def replay(
     tracks: ClipTracks, time_scale: float = 1.0, stretch: float = 1.0, only: set[int] | None = None

@@ -144,10 +144,6 @@ def save_temporal_model(folder: Path, models: dict[str, Any], meta: dict[str, An
     return folder
 
 
-def _subset(windows: Windows, mask: np.ndarray) -> Windows:
-    return Windows(**{name: getattr(windows, name)[mask] for name in Windows.__dataclass_fields__})
-
-
 def _parts(windows: Windows) -> np.ndarray:
     return np.array([v.split(":")[0] for v in windows.variant])
 
@@ -157,7 +153,7 @@ def validation_figures(windows: Windows, models: dict[str, Any], labels: dict[st
     running, window-level AUROC of synthetic sped-up walkers against every real-speed window."""
     from har_stream.video_eval.metrics import auroc
 
-    val = _subset(windows, _parts(windows) == "val")
+    val = windows.subset(_parts(windows) == "val")
     out: dict[str, Any] = {}
     if "fighting" in models and len(val):
         probs = models["fighting"].predict_proba(val.x)[:, 1]

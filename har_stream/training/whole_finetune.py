@@ -23,7 +23,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from har_stream.action_model.preprocess import square_resize
 from har_stream.training.dataset import DatasetError, LabelledImage, load_bgr, load_split, read_labels
@@ -110,21 +109,20 @@ def _augmented_batches(rows: list[LabelledImage], model: Any, n_classes: int, op
     return AugmentedImages()
 
 
-def predict_rows(model: Any, rows: list[LabelledImage], batch: int = 32, desc: str = "") -> np.ndarray:
-    """Probabilities of ``model`` (an ActionModel) on each image whole, as ``har-stream evaluate`` feeds it."""
-    out = []
-    for start in tqdm(range(0, len(rows), batch), desc=desc, unit="batch", leave=False):
-        images = []
-        for row in rows[start : start + batch]:
-            image = load_bgr(row.path)
-            images.append(
-                square_resize(image if image is not None else np.zeros((8, 8, 3), np.uint8), model.input_size)
-            )
-        out.append(model.predict(np.stack(images)))
-    return np.concatenate(out)
+def scored(model: Any, rows: list[LabelledImage]) -> tuple[np.ndarray, np.ndarray]:
+    """True class indices and probabilities of the readable images, each classified whole as ``har-stream
+    evaluate`` classifies it (unreadable ones are reported and left out)."""
+    from har_stream.training.evaluation import predict_rows
+
+    probs, skipped = predict_rows(model, rows)
+    left_out = set(skipped)
+    y = np.array([r.class_index for i, r in enumerate(rows) if i not in left_out], dtype=np.int64)
+    return y, probs
 
 
-def write_plots(folder: Path, history: dict[str, list[float]], best_epoch: int, test: dict[str, Any]) -> None:
+def write_plots(
+    folder: Path, classes: list[str], history: dict[str, list[float]], best_epoch: int, test: dict[str, Any]
+) -> None:
     """``curves.png`` (per epoch; val figures of epoch 0 are the base's, left out) and ``confusion.png``."""
     from har_stream.training.fitting import History
     from har_stream.training.reports import plot_confusion, plot_curves
@@ -133,7 +131,6 @@ def write_plots(folder: Path, history: dict[str, list[float]], best_epoch: int, 
     curve = History(history["loss"], history["accuracy"], val_loss[1:], history["val_accuracy"][1:], best_epoch)
     curve.stage = "fine-tune"
     plot_curves([curve], folder / "curves.png")
-    classes = json.loads((folder / "model.json").read_text())["classes"]
     title = f"{folder.name}: test split, accuracy {test['accuracy']:.3f}"
     plot_confusion(np.array(test["confusion_matrix"]), classes, folder / "confusion.png", title)
 
@@ -181,8 +178,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing),
         metrics=["accuracy"],
     )
-    y_val = np.array([r.class_index for r in parts["val"]])
-    probs = predict_rows(base, parts["val"], desc="val (base)")
+    y_val, probs = scored(base, parts["val"])
     best_acc = float((probs.argmax(1) == y_val).mean())
     history: dict[str, list[float]] = {
         "loss": [],
@@ -195,7 +191,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     for epoch in range(1, options.epochs + 1):
         started = time.time()
         fitted = net.fit(batches, epochs=1, verbose=1)
-        probs = predict_rows(base, parts["val"], desc="val")
+        _, probs = scored(base, parts["val"])
         acc = float((probs.argmax(1) == y_val).mean())
         history["loss"].append(float(fitted.history["loss"][-1]))
         history["accuracy"].append(float(fitted.history["accuracy"][-1]))
@@ -205,12 +201,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         if acc > best_acc:
             best_acc, best_weights, best_epoch = acc, net.get_weights(), epoch
     net.set_weights(best_weights)
-    figures = {
-        name: classification_report(
-            np.array([r.class_index for r in parts[name]]), predict_rows(base, parts[name], desc=name), classes
-        )
-        for name in ("val", "test")
-    }
+    figures = {name: classification_report(*scored(base, parts[name]), classes) for name in ("val", "test")}
     trained = [layer.name for layer in net.layers if layer.weights]
     what = f"Layers from `{options.train_from}` up" if options.train_from else "Whole network"
     steps = [
@@ -246,6 +237,6 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         full["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
     (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
     (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
-    write_plots(folder, history, best_epoch, figures["test"])
+    write_plots(folder, list(classes), history, best_epoch, figures["test"])
     write_card(folder, full, figures)
     return {"best_epoch": best_epoch, "val_accuracy": history["val_accuracy"], **full["figures"]}
