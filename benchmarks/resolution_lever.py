@@ -13,24 +13,22 @@ measured side by side in this process (Keras, batch 1 and 8, interleaved).
 from __future__ import annotations
 
 import argparse
-import hashlib
+import dataclasses
 import json
 import logging
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from har_stream.action_model.preprocess import lite_preprocess_bgr, square_resize  # noqa: E402
-from har_stream.training.dataset import load_bgr, load_split, read_labels  # noqa: E402
-from har_stream.training.features import feature_cache_dir  # noqa: E402
+from har_stream.action_model.network import backbone_spec  # noqa: E402
+from har_stream.training.dataset import LabelledImage, load_split, read_labels  # noqa: E402
+from har_stream.training.features import extract_features  # noqa: E402
 
 BASE = REPO / "models" / "efficientnet_lite2_har"
 
@@ -49,26 +47,13 @@ def trunk_at(size: int) -> Any:
     return trunk
 
 
-def embed(trunk: Any, paths: list[Path], size: int, batch: int = 32) -> np.ndarray:
-    """Pooled features of every image (whole, square-padded), cached by resolution and file list."""
-    digest = hashlib.sha1(f"{BASE}:{size}:".encode() + "\n".join(map(str, paths)).encode()).hexdigest()[:16]
-    path = feature_cache_dir() / f"resolution-lite2-{size}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
-
-    def load(p: Path) -> np.ndarray:
-        image = load_bgr(p)
-        return square_resize(image if image is not None else np.zeros((size, size, 3), np.uint8), size)
-
-    out = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for start in tqdm(range(0, len(paths), batch), desc=f"features at {size}px", unit="batch"):
-            images = np.stack(list(pool.map(load, paths[start : start + batch])))
-            out.append(np.asarray(trunk.predict_on_batch(lite_preprocess_bgr(images)), dtype=np.float32))
-    features = np.concatenate(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, features)
-    return features
+def embed(trunk: Any, rows: list[LabelledImage], size: int) -> np.ndarray:
+    """Pooled features of every image (whole, square-padded to ``size``), computed once and cached."""
+    spec = dataclasses.replace(backbone_spec("efficientnet_lite2"), input_size=size)
+    features = extract_features(trunk, spec, BASE.name, "avg_pool", rows)
+    if not features.kept.all():
+        raise SystemExit(f"{int((~features.kept).sum())} unreadable images in the split")
+    return features.features.astype(np.float32)
 
 
 def probe(x: np.ndarray, y: np.ndarray, part: np.ndarray) -> dict:
@@ -125,7 +110,7 @@ def main() -> None:
     trunks = {size: trunk_at(size) for size in sizes}
     result: dict = {"backbone": str(BASE.relative_to(REPO)), "images": len(rows), "by_size": {}}
     for size, trunk in trunks.items():
-        x = embed(trunk, [r.path for r in rows], size)
+        x = embed(trunk, rows, size)
         result["by_size"][str(size)] = probe(x, y, part)
         print(size, result["by_size"][str(size)], flush=True)
     result["cost"] = cost(trunks)

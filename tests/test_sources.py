@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -57,6 +57,13 @@ def numbered_frames(delay: float = 0.0) -> Iterator[RawFrame]:
         yield RawFrame(image, None)
 
 
+def read_until(source: FrameSource, done: Callable[[], bool], timeout_s: float = 10) -> None:
+    """Keep reading from a started source until ``done()`` or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        source.read(timeout=0.1)
+
+
 def test_live_source_keeps_only_the_newest_frames() -> None:
     source = FrameSource(SourceInfo("fast-camera", live=True), reader=lambda: numbered_frames(0.001), queue_size=2)
     source.start()
@@ -88,9 +95,7 @@ def test_live_source_reconnects_after_failures() -> None:
     source = FrameSource(SourceInfo("flaky", live=True), reader=flaky, queue_size=4, reconnect=reconnect)
     source.start()
     try:
-        deadline = time.monotonic() + 10
-        while attempts["n"] < 4 and time.monotonic() < deadline:
-            source.read(timeout=0.1)
+        read_until(source, lambda: attempts["n"] >= 4)
     finally:
         source.close()
     events = [e.status for e in source.drain_events()]
@@ -118,9 +123,7 @@ def test_outages_are_counted_once_however_many_attempts_they_take() -> None:
     source = FrameSource(SourceInfo("flaky", live=True), reader=camera, queue_size=4, reconnect=reconnect)
     source.start()
     try:
-        deadline = time.monotonic() + 10
-        while (calls["n"] < 7 or source.status is not CameraStatus.CONNECTED) and time.monotonic() < deadline:
-            source.read(timeout=0.1)
+        read_until(source, lambda: calls["n"] >= 7 and source.status is CameraStatus.CONNECTED)
         status = source.status
     finally:
         source.close()
