@@ -13,7 +13,6 @@ measured side by side in this process (Keras, batch 1 and 8, interleaved).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -49,7 +48,7 @@ def trunk_at(size: int) -> Any:
 
 def embed(trunk: Any, rows: list[LabelledImage], size: int) -> np.ndarray:
     """Pooled features of every image (whole, square-padded to ``size``), computed once and cached."""
-    spec = dataclasses.replace(backbone_spec("efficientnet_lite2"), input_size=size)
+    spec = backbone_spec("efficientnet_lite2", size)
     features = extract_features(trunk, spec, BASE.name, "avg_pool", rows)
     if not features.kept.all():
         raise SystemExit(f"{int((~features.kept).sum())} unreadable images in the split")

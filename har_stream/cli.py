@@ -19,8 +19,10 @@ from har_stream.training.clip_commands import (
     train_temporal_command,
 )
 from har_stream.training.commands import (
+    choose_input_size_command,
     evaluate_command,
     finetune_whole_command,
+    make_ensemble_command,
     pose_ablation_command,
     quantize_classifier_command,
     train_command,
@@ -608,6 +610,8 @@ def split_clips_command(
 
 app.command("train")(train_command)
 app.command("finetune-whole")(finetune_whole_command)
+app.command("choose-input-size")(choose_input_size_command)
+app.command("make-ensemble")(make_ensemble_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)
 app.command("quantize-classifier")(quantize_classifier_command)

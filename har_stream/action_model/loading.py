@@ -89,9 +89,10 @@ def read_meta(folder: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ActionModelError(f"{path}: not valid JSON ({exc})") from exc
-    missing = [
-        key for key in ("name", "backbone", "backbone_weights", "head", "classes", "input_size") if key not in meta
-    ]
+    required = ("name", "backbone", "backbone_weights", "head", "classes", "input_size")
+    if "ensemble" in meta:  # an ensemble folder (har_stream.action_model.ensemble) names other folders instead
+        required = ("name", "ensemble", "classes", "input_size")
+    missing = [key for key in required if key not in meta]
     if missing:
         raise ActionModelError(f"{path}: missing keys {missing}")
     return meta
@@ -106,13 +107,23 @@ def load_action_model(folder: str | Path, runtime: str = "keras", threads: int |
 
     ``keras`` rebuilds the Keras network (backbone weights resolved, trained layers from weights.npz);
     ``onnx-int8`` runs ``model-int8.onnx`` on ONNX Runtime with ``threads`` threads (no TensorFlow needed).
+    An ensemble folder loads each of its members on ``runtime`` (:mod:`har_stream.action_model.ensemble`).
     """
     folder = Path(folder)
     meta = read_meta(folder)
     if runtime not in RUNTIMES:
         raise ActionModelError(f"classifier runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    from har_stream.action_model.ensemble import ENSEMBLE_KEY, load_ensemble
     from har_stream.action_model.onnx_runtime import INT8_FILE, OnnxActionModel
 
+    if ENSEMBLE_KEY in meta:
+        model = load_ensemble(folder, meta, runtime, threads)
+        if list(model.classes) != list(meta["classes"]) or model.input_size != int(meta["input_size"]):
+            raise ActionModelError(
+                f"{folder}/model.json: classes or input_size differ from its members' "
+                f"({model.input_size} px, {list(model.classes)})"
+            )
+        return model
     if runtime == "onnx-int8" or (runtime == "auto" and (folder / INT8_FILE).is_file()):
         if not (folder / INT8_FILE).is_file():
             raise ActionModelError(
@@ -127,7 +138,7 @@ def _load_keras(folder: Path, meta: dict[str, Any]) -> KerasActionModel:
     weights_file = folder / "weights.npz"
     if not weights_file.is_file():
         raise ActionModelError(f"{folder}: weights.npz is missing")
-    spec = backbone_spec(meta["backbone"])
+    spec = backbone_spec(meta["backbone"], int(meta["input_size"]))
     recorded = meta["backbone_weights"]
     kind = recorded["kind"]
     # Rebuild the backbone from the same kind of weights it was trained on (never silently another kind).

@@ -7,7 +7,7 @@ trained and the loader rebuilds the rest from the backbone's own weights.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,14 +24,15 @@ class BackboneSpec:
     """A convolutional backbone: input size, preprocessing, how to build it, and its blocks for fine-tuning.
 
     ``block_outputs`` are the layer names that end each block, bottom to top: fine-tuning the top ``k`` blocks
-    caches the output of ``block_outputs[-k - 1]`` and trains everything above it.
+    caches the output of ``block_outputs[-k - 1]`` and trains everything above it. ``build(weights, size)`` makes
+    the backbone for ``size`` x ``size`` inputs (the same weights serve every size: the backbones are convolutional).
     """
 
     name: str
     input_size: int
     preprocess: Callable[[np.ndarray], np.ndarray]
     resolve_weights: Callable[[str | None], BackboneWeights]
-    build: Callable[[BackboneWeights], Any]
+    build: Callable[[BackboneWeights, int], Any]
     block_outputs: tuple[str, ...] = field(default=())
 
     def cut_layer(self, train_top_blocks: int) -> str:
@@ -49,7 +50,7 @@ def _vgg16_spec() -> BackboneSpec:
         input_size=vgg16.INPUT_SIZE,
         preprocess=preprocessor_for("vgg16"),
         resolve_weights=lambda w: vgg16.resolve_vgg16_weights("auto" if w is None else w),
-        build=vgg16.build_vgg16,
+        build=lambda weights, size: vgg16.build_vgg16(weights, input_size=size),
         block_outputs=tuple(f"{block}_pool" for block in vgg16.BLOCKS),
     )
 
@@ -66,9 +67,9 @@ def _lite_spec(variant: str) -> BackboneSpec:
         path = lite.locate_lite_weights(variant, explicit)
         return BackboneWeights("imagenet", str(path), f"ImageNet EfficientNet-{variant.capitalize()} ({spec.pip_name})")
 
-    def build(weights: BackboneWeights) -> Any:
+    def build(weights: BackboneWeights, size: int) -> Any:
         return lite.build_efficientnet_lite(
-            variant, weights=weights.path if weights.kind == "imagenet" else None, pooling=False
+            variant, weights=weights.path if weights.kind == "imagenet" else None, pooling=False, input_size=size
         )
 
     return BackboneSpec(
@@ -89,12 +90,18 @@ BACKBONES: dict[str, Callable[[], BackboneSpec]] = {
 }
 
 
-def backbone_spec(name: str) -> BackboneSpec:
-    """The backbone called ``name``; raises ValueError listing the known ones."""
+def backbone_spec(name: str, input_size: int | None = None) -> BackboneSpec:
+    """The backbone called ``name``, for ``input_size`` inputs (default: its own); raises ValueError listing the
+    known ones."""
     try:
-        return BACKBONES[name]()
+        spec = BACKBONES[name]()
     except KeyError:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
+    if input_size is None or input_size == spec.input_size:
+        return spec
+    if input_size < 32:
+        raise ValueError(f"{name}: input size must be at least 32 px, not {input_size}")
+    return replace(spec, input_size=input_size)
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def build_network(spec: BackboneSpec, weights: BackboneWeights, n_classes: int, 
     """Backbone (with ``weights`` loaded) + head, as one flat Keras functional model."""
     import keras
 
-    base = spec.build(weights)
+    base = spec.build(weights, spec.input_size)
     return keras.Model(base.input, add_head(base.output, n_classes, head), name=f"{spec.name}_action")
 
 

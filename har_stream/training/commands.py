@@ -252,3 +252,67 @@ def finetune_whole_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result))
+
+
+def choose_input_size_command(
+    model: Annotated[Path, typer.Option(help="A trained model folder whose head pools (not the seed's Flatten).")],
+    data: Annotated[Path, typer.Option(help=DATA_HELP + " Uses the model's own split (its split.csv).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (the same weights at the chosen size).")],
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated input sizes in px to try; the model's own size is always tried.")
+    ] = "224,256,288",
+    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write and check the int8 ONNX copy.")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Pick the input size a classifier is served at by its val accuracy, and write it as a new model folder.
+
+    Models fine-tuned on random resized crops often classify whole images better a little above their training
+    size. Each size is scored on the val split; the best is written with its test figures, latency (larger inputs
+    cost more per crop), int8 copy and card. Prints the figures as JSON.
+    """
+    setup_logging(log_level)
+    import har_stream.action_model  # noqa: F401
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.training.dataset import DatasetError
+    from har_stream.training.input_size import InputSizeOptions, choose_input_size
+
+    try:
+        parsed = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        typer.echo(f"error: --sizes must be comma-separated whole numbers, not {sizes!r}", err=True)
+        raise typer.Exit(2) from None
+    options = InputSizeOptions(model=model, data=data, out=out, sizes=parsed, int8=int8)
+    try:
+        result = choose_input_size(options)
+    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result))
+
+
+def make_ensemble_command(
+    member: Annotated[
+        list[Path], typer.Option(help="A member model folder; give it twice or more (same classes, same split).")
+    ],
+    data: Annotated[Path, typer.Option(help=DATA_HELP + " Uses the members' shared split (their split.csv).")],
+    out: Annotated[Path, typer.Option(help="Ensemble folder to write (model.json naming the members, card).")],
+    runtime: Annotated[str, typer.Option(help="How members run while scoring: auto, onnx-int8 or keras.")] = "auto",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Average several trained classifiers into one model folder, the weights chosen on val.
+
+    The ensemble runs wherever a model folder does (``classifier.model: out/my_ensemble``, ``har-stream
+    evaluate``); it costs the sum of its members. Prints the figures as JSON.
+    """
+    setup_logging(log_level)
+    import har_stream.action_model  # noqa: F401
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.training.dataset import DatasetError
+    from har_stream.training.ensemble_build import EnsembleOptions, build_ensemble
+
+    try:
+        result = build_ensemble(EnsembleOptions(members=list(member), data=data, out=out, runtime=runtime))
+    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result))

@@ -287,7 +287,7 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
     cctv = np.array([s.startswith("cctv") for s in src_train])
     sample_weight = (weights[y_train] * np.where(cctv, options.cctv_weight, 1.0)).astype(np.float32)
 
-    spec = backbone_spec(meta["backbone"])
+    spec = backbone_spec(meta["backbone"], int(meta["input_size"]))
     head = HeadConfig(**meta["head"])
     weights_kind = spec.resolve_weights("imagenet")
     new = build_network(spec, weights_kind, len(ALL_ACTIONS), head)
