@@ -107,15 +107,14 @@ def test_make_ensemble_chooses_weights_on_val_and_writes_a_folder_the_pipeline_l
     from har_stream.training.dataset import load_split, read_labels
     from har_stream.training.ensemble_build import MemberAsServed
     from har_stream.training.evaluation import evaluate
-    from har_stream.training.metrics import log_loss
     from har_stream.training.whole_finetune import scored
 
     evaluation = evaluate(out, data, split="val", out=tmp_path / "eval", runtime="keras")
     assert evaluation.figures["accuracy"] == pytest.approx(result["val"]["accuracy"], abs=1e-6)
-    # The grid holds each member alone, so the chosen mix is never worse on val log loss than either member.
+    # The grid holds each member alone, so the chosen mix is never less accurate on val than either member.
     split = load_split(out / "split.csv")
     val = [r for r in read_labels(data) if split.get(r.filename) == "val"]
     ensemble = load_classifier(str(out), runtime="keras")
     for index in range(2):
         y, probs = scored(MemberAsServed(ensemble, index), val)
-        assert result["val"]["log_loss"] <= log_loss(y, probs) + 1e-4  # figures are rounded to 4 places
+        assert result["val"]["accuracy"] >= float((probs.argmax(1) == y).mean()) - 1e-4  # rounded to 4 places

@@ -1,8 +1,10 @@
 """Build an ensemble model folder from trained members: weights chosen on val, figures on test, a card.
 
 Every member is scored as the ensemble serves it (the crop cut at the largest member's size, shrunk to each
-member's own), on the val and test splits its folders share. The members' weights are chosen on val by log loss
-over a grid on the simplex (steps of 0.05 for two members, 0.1 for more); test is scored once, after the choice.
+member's own), on the val and test splits its folders share. The members' weights are chosen on val accuracy (the
+figure the ensemble is built for; log loss breaks ties) over a grid on the simplex (steps of 0.05 for two members,
+0.1 for more): log loss alone would favour whichever member is best calibrated, not the most accurate mix. Test is
+scored once, after the choice.
 """
 
 from __future__ import annotations
@@ -105,8 +107,12 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
             probs.setdefault(part, []).append(p.astype(np.float64))
     grid = weight_grid(len(members))
     mix = lambda part, w: sum(wi * p for wi, p in zip(w, probs[part], strict=True))  # noqa: E731
-    losses = [log_loss(y["val"], mix("val", w)) for w in grid]
-    chosen = grid[int(np.argmin(losses))]
+
+    def val_order(w: tuple[float, ...]) -> tuple[float, float]:
+        p = mix("val", w)
+        return -float((p.argmax(1) == y["val"]).mean()), log_loss(y["val"], p)
+
+    chosen = min(grid, key=val_order)
     classes = tuple(whole.classes)
     figures = {part: classification_report(y[part], mix(part, chosen), classes) for part in parts}
     alone = {
@@ -123,7 +129,11 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     ]
     meta = {
         "name": folder.name,
-        "ensemble": {"members": entries, "weights_chosen_on": "val log loss", "members_alone_accuracy": alone},
+        "ensemble": {
+            "members": entries,
+            "weights_chosen_on": "val accuracy, ties by val log loss",
+            "members_alone_accuracy": alone,
+        },
         "classes": list(classes),
         "input_size": whole.input_size,
         "data": {"path": str(options.data), "images": sum(len(r) for r in parts.values())},
