@@ -117,3 +117,21 @@ def test_the_pipeline_runs_the_vgg16_transfer_model_end_to_end(tmp_path: Path) -
 
     starts = [json.loads(line) for line in events.read_text().splitlines() if '"alert_start"' in line]
     assert starts and all(event["action"] in ACTIONS for event in starts)
+
+
+@pytest.mark.slow
+def test_the_pipeline_runs_the_shipped_ensemble_end_to_end(tmp_path: Path) -> None:
+    """``classifier.model: ensemble_lite2_vgg16`` (two int8 members averaged) labels the people of a real clip."""
+    clip = require(SHARED / "videos" / "cctv" / "surv_fi005.mp4")
+    config = tmp_path / "anyone.yaml"
+    config.write_text("rules: [{name: any_action, actions: ['*'], min_confidence: 0.0, min_duration_s: 0.0}]\n")
+    events = tmp_path / "events.jsonl"
+    result = cli("run", "--source", str(clip), "--config", str(config), "--events", str(events), "--max-frames", "20",
+                 "--set", "classifier.model=ensemble_lite2_vgg16", "--no-progress")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["classifier"] == {"model": "ensemble_lite2_vgg16", "runtime": "onnx-int8"}
+    from har_stream.actions import ACTIONS
+
+    starts = [json.loads(line) for line in events.read_text().splitlines() if '"alert_start"' in line]
+    assert starts and all(event["action"] in ACTIONS for event in starts)

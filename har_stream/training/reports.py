@@ -99,6 +99,12 @@ def _seed_comparison(recipe: dict[str, Any], test: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _card_files(folder: Path) -> list[str]:
+    """The files a model folder lists on its card: those it has (model.json and metrics.json always)."""
+    names = ("model.json", "weights.npz", "model-int8.onnx", "split.csv", "metrics.json", "curves.png", "confusion.png")
+    return [name for name in names if name in ("model.json", "metrics.json") or (folder / name).is_file()]
+
+
 def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, Any]]) -> Path:
     """``card.md``: data, split, recipe, figures, preprocessing, classes, latency, backbone weights' origin."""
     weights = meta["backbone_weights"]
@@ -187,9 +193,7 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         ),
         f"- Classes (output order): {', '.join(meta['classes'])}.",
         "",
-        "Files: `model.json`, `weights.npz`, "
-        + ("`model-int8.onnx`, " if int8 else "")
-        + "`split.csv`, `metrics.json`, `curves.png`, `confusion.png`.",
+        "Files: " + ", ".join(f"`{name}`" for name in _card_files(folder)) + ".",
     ]
     if recipe["name"] == "seed":
         lines += ["", "## Against the seed notebook's figure", *_seed_comparison(recipe, test)]
