@@ -75,6 +75,16 @@ def test_bad_ensembles_are_refused_with_the_reason(tmp_path: Path) -> None:
         load_action_model(wrong_size, runtime="onnx-int8")
 
 
+@needs_har
+def test_training_commands_refuse_an_ensemble_as_their_base(tmp_path: Path) -> None:
+    from tests.test_training import run_cli
+
+    ensemble = str(REPO / "models" / "ensemble_lite2_vgg16")
+    for command in (["choose-input-size", "--model", ensemble], ["finetune-whole", "--base", ensemble]):
+        code, output = run_cli(*command, "--data", str(tmp_path), "--out", str(tmp_path / "o"))
+        assert code == 1 and "is an ensemble" in output and "Traceback" not in output, output
+
+
 def test_the_weight_grid_covers_the_simplex() -> None:
     from har_stream.training.ensemble_build import weight_grid
 

@@ -39,6 +39,8 @@ class InputSizeOptions:
 
 
 def _check(options: InputSizeOptions, meta: dict[str, Any]) -> None:
+    if "ensemble" in meta:
+        raise DatasetError(f"{options.model} is an ensemble: choose its members' sizes, then make-ensemble again")
     if "base_model" in meta:
         raise DatasetError(
             f"{options.model} is an open-set model: its head is trained on features of one input size; build its "

@@ -149,6 +149,8 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     if not split_file.is_file():
         raise DatasetError(f"{options.base} has no split.csv: the base model's split is what keeps test images out")
     base = load_action_model(options.base, runtime="keras")
+    if not hasattr(base, "keras_model"):
+        raise DatasetError(f"{options.base} is an ensemble: fine-tune its members one at a time")
     meta = dict(base.meta)
     classes = tuple(meta["classes"])
     split = load_split(split_file)
