@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from har_stream.training.dataset import DatasetError, LabelledImage, load_split, read_labels
+from har_stream.training.dataset import DatasetError, load_split, read_labels
 
 log = logging.getLogger(__name__)
 
@@ -60,35 +60,24 @@ def _check(options: InputSizeOptions, meta: dict[str, Any]) -> None:
 
 
 def _load_at(folder: Path, size: int) -> Any:
-    """The Keras model of ``folder`` rebuilt for ``size`` x ``size`` inputs (same weights)."""
-    from har_stream.action_model.loading import KerasActionModel, load_action_model
-
-    model = load_action_model(folder, runtime="keras")
-    if size == model.input_size:
-        return model
+    """The Keras model of ``folder`` built for ``size`` x ``size`` inputs (same weights)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
+    from har_stream.action_model.loading import KerasActionModel, load_action_model, read_meta
+
+    meta = {**read_meta(folder), "input_size": size}
+    with tempfile.TemporaryDirectory() as tmp:  # the folder as it would be at that size, weights shared
         staged = Path(tmp)
-        meta = {**model.meta, "input_size": size}
         (staged / "model.json").write_text(json.dumps(meta))
         (staged / "weights.npz").symlink_to((folder / "weights.npz").resolve())
-        resized = load_action_model(staged, runtime="keras")
-    return KerasActionModel(resized.keras_model, meta, folder)
-
-
-def _accuracy(model: Any, rows: list[LabelledImage]) -> tuple[float, float]:
-    from har_stream.training.metrics import log_loss
-    from har_stream.training.whole_finetune import scored
-
-    y, probs = scored(model, rows)
-    return float((probs.argmax(1) == y).mean()), log_loss(y, probs)
+        network = load_action_model(staged, runtime="keras").keras_model
+    return KerasActionModel(network, meta, folder)
 
 
 def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
     """Score every size on val, keep the best, write the model folder at that size; return the figures."""
     from har_stream.action_model.loading import load_action_model, read_meta
-    from har_stream.training.metrics import classification_report
+    from har_stream.training.metrics import classification_report, log_loss
     from har_stream.training.reports import plot_confusion, write_card
     from har_stream.training.trainer import measure_latency
     from har_stream.training.whole_finetune import scored
@@ -102,14 +91,18 @@ def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
         raise DatasetError(f"{options.model}/split.csv has no val or no test images of {options.data}")
     sizes = sorted(set(options.sizes) | {int(meta["input_size"])})
     by_size: dict[int, dict[str, float]] = {}
+    val_scores: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for size in sizes:
-        accuracy, loss = _accuracy(_load_at(options.model, size), parts["val"])
+        y, probs = val_scores[size] = scored(_load_at(options.model, size), parts["val"])
+        accuracy, loss = float((probs.argmax(1) == y).mean()), log_loss(y, probs)
         by_size[size] = {"val_accuracy": round(accuracy, 4), "val_log_loss": round(loss, 4)}
         log.info("input %d px: val accuracy %.4f, log loss %.4f", size, accuracy, loss)
     best = max(sizes, key=lambda s: (by_size[s]["val_accuracy"], -s))
-    model = _load_at(options.model, best)
     classes = tuple(meta["classes"])
-    figures = {name: classification_report(*scored(model, part), classes) for name, part in parts.items()}
+    figures = {
+        "val": classification_report(*val_scores[best], classes),
+        "test": classification_report(*scored(_load_at(options.model, best), parts["test"]), classes),
+    }
 
     folder = options.out
     folder.mkdir(parents=True, exist_ok=True)
