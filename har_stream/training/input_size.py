@@ -76,11 +76,10 @@ def _load_at(folder: Path, size: int) -> Any:
 
 def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
     """Score every size on val, keep the best, write the model folder at that size; return the figures."""
-    from har_stream.action_model.loading import load_action_model, read_meta
+    from har_stream.action_model.loading import read_meta
     from har_stream.training.metrics import classification_report, log_loss
     from har_stream.training.reports import plot_confusion, write_card
-    from har_stream.training.trainer import measure_latency
-    from har_stream.training.whole_finetune import scored
+    from har_stream.training.whole_finetune import finish_model_folder, scored
 
     meta = read_meta(options.model)
     _check(options, meta)
@@ -129,14 +128,7 @@ def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
         },
     )
     (folder / "model.json").write_text(json.dumps(new, indent=2) + "\n")
-    new["latency_ms_per_crop"] = {"keras": measure_latency(load_action_model(folder, "keras"))}
-    if options.int8:
-        from har_stream.training.int8 import quantize_model_folder
-
-        new["int8"] = quantize_model_folder(folder, options.data)
-        new["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
-    (folder / "model.json").write_text(json.dumps(new, indent=2) + "\n")
-    (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    new = finish_model_folder(folder, options.data, figures, options.int8)
     if (options.model / "curves.png").is_file():  # training is unchanged: the same curves
         shutil.copyfile(options.model / "curves.png", folder / "curves.png")
     title = f"{folder.name}: test split at {best} px, accuracy {figures['test']['accuracy']:.3f}"

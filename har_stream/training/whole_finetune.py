@@ -135,6 +135,24 @@ def write_plots(
     plot_confusion(np.array(test["confusion_matrix"]), classes, folder / "confusion.png", title)
 
 
+def finish_model_folder(folder: Path, data: Path, figures: dict[str, Any], int8: bool) -> dict[str, Any]:
+    """Time the saved folder on Keras, make and time its int8 copy (unless ``int8`` is False), write
+    ``metrics.json``; return ``model.json`` with the latency and int8 figures added (and written)."""
+    from har_stream.action_model.loading import load_action_model
+    from har_stream.training.trainer import measure_latency
+
+    meta = json.loads((folder / "model.json").read_text())
+    meta["latency_ms_per_crop"] = {"keras": measure_latency(load_action_model(folder, "keras"))}
+    if int8:
+        from har_stream.training.int8 import quantize_model_folder
+
+        meta["int8"] = quantize_model_folder(folder, data)
+        meta["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
+    (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return meta
+
+
 def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     """Fine-tune, keep the best val epoch, save the model folder (int8 copy, card); return its figures."""
     import keras
@@ -142,7 +160,6 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     from har_stream.action_model.loading import load_action_model, save_model_folder
     from har_stream.training.metrics import classification_report, log_loss
     from har_stream.training.reports import write_card
-    from har_stream.training.trainer import measure_latency
 
     keras.utils.set_random_seed(options.seed)
     split_file = options.base / "split.csv"
@@ -230,15 +247,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     half = {name for name in trained if not name.startswith("head_")}
     save_model_folder(folder, net, meta, trained, half_precision_layers=half)
     shutil.copyfile(options.base / "split.csv", folder / "split.csv")
-    full = json.loads((folder / "model.json").read_text())
-    full["latency_ms_per_crop"] = {"keras": measure_latency(load_action_model(folder, "keras"))}
-    if options.int8:
-        from har_stream.training.int8 import quantize_model_folder
-
-        full["int8"] = quantize_model_folder(folder, options.data)
-        full["latency_ms_per_crop"]["onnx-int8"] = measure_latency(load_action_model(folder, "onnx-int8"))
-    (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
-    (folder / "metrics.json").write_text(json.dumps(figures, indent=2) + "\n")
+    full = finish_model_folder(folder, options.data, figures, options.int8)
     write_plots(folder, list(classes), history, best_epoch, figures["test"])
     write_card(folder, full, figures)
     return {"best_epoch": best_epoch, "val_accuracy": history["val_accuracy"], **full["figures"]}
