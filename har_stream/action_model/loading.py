@@ -131,10 +131,12 @@ def load_action_model(folder: str | Path, runtime: str = "keras", threads: int |
                 f"har-stream train"
             )
         return OnnxActionModel(folder / INT8_FILE, meta, threads)
-    return _load_keras(folder, meta)
+    return load_keras_model(folder, meta)
 
 
-def _load_keras(folder: Path, meta: dict[str, Any]) -> KerasActionModel:
+def load_keras_model(folder: Path, meta: dict[str, Any]) -> KerasActionModel:
+    """The Keras network ``meta`` describes (backbone built at ``meta['input_size']``), with ``folder``'s trained
+    layers; ``meta`` is normally ``folder``'s own, or it with another input size (the weights serve any size)."""
     weights_file = folder / "weights.npz"
     if not weights_file.is_file():
         raise ActionModelError(f"{folder}: weights.npz is missing")

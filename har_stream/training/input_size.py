@@ -61,17 +61,9 @@ def _check(options: InputSizeOptions, meta: dict[str, Any]) -> None:
 
 def _load_at(folder: Path, size: int) -> Any:
     """The Keras model of ``folder`` built for ``size`` x ``size`` inputs (same weights)."""
-    import tempfile
+    from har_stream.action_model.loading import load_keras_model, read_meta
 
-    from har_stream.action_model.loading import KerasActionModel, load_action_model, read_meta
-
-    meta = {**read_meta(folder), "input_size": size}
-    with tempfile.TemporaryDirectory() as tmp:  # the folder as it would be at that size, weights shared
-        staged = Path(tmp)
-        (staged / "model.json").write_text(json.dumps(meta))
-        (staged / "weights.npz").symlink_to((folder / "weights.npz").resolve())
-        network = load_action_model(staged, runtime="keras").keras_model
-    return KerasActionModel(network, meta, folder)
+    return load_keras_model(folder, {**read_meta(folder), "input_size": size})
 
 
 def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
