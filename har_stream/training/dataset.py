@@ -148,3 +148,18 @@ def load_split(path: Path) -> dict[str, str]:
     """Read a split written by :func:`save_split`."""
     with path.open(newline="", encoding="utf-8") as handle:
         return {row["filename"]: row["split"] for row in csv.DictReader(handle)}
+
+
+def split_parts(
+    split_file: Path, data: str | Path, names: tuple[str, ...], hint: str = ""
+) -> dict[str, list[LabelledImage]]:
+    """The labelled images of ``data`` in each named part of the split saved at ``split_file``; a
+    :class:`DatasetError` names the parts that hold none of them (followed by ``hint``)."""
+    split = load_split(split_file)
+    rows = [r for r in read_labels(data) if r.filename in split]
+    parts = {name: [r for r in rows if split[r.filename] == name] for name in names}
+    empty = [name for name, part in parts.items() if not part]
+    if empty:
+        where = f"{split_file} puts none of the images of {data} in the {', '.join(empty)} split"
+        raise DatasetError(f"{where}: {hint}" if hint else where)
+    return parts

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from har_stream.training.dataset import DatasetError, LabelledImage, load_split, read_labels
+from har_stream.training.dataset import DatasetError, LabelledImage, split_parts
 
 
 @dataclass
@@ -70,12 +70,7 @@ def _parts(options: EnsembleOptions) -> dict[str, list[LabelledImage]]:
         raise DatasetError(f"no split.csv in {', '.join(missing)}: members must carry the split they were tested on")
     if len({s.read_text() for s in splits.values()}) != 1:
         raise DatasetError("the members were not trained on the same split (their split.csv differ)")
-    split = load_split(splits[options.members[0]])
-    rows = [r for r in read_labels(options.data) if r.filename in split]
-    parts = {name: [r for r in rows if split[r.filename] == name] for name in ("val", "test")}
-    if not parts["val"] or not parts["test"]:
-        raise DatasetError(f"the members' split has no val or no test images of {options.data}")
-    return parts
+    return split_parts(splits[options.members[0]], options.data, ("val", "test"))
 
 
 def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
@@ -83,7 +78,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     from har_stream.action_model.base import ActionModelError
     from har_stream.action_model.ensemble import EnsembleActionModel
     from har_stream.action_model.loading import load_action_model
-    from har_stream.training.metrics import classification_report, log_loss
+    from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import plot_confusion
     from har_stream.training.trainer import measure_latency
     from har_stream.training.whole_finetune import scored
@@ -139,10 +134,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
         "data": {"path": str(options.data), "images": sum(len(r) for r in parts.values())},
         "command": options.command,
         "saved": time.strftime("%Y-%m-%d"),
-        "figures": {
-            k: {m: v[m] for m in ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")}
-            for k, v in figures.items()
-        },
+        "figures": headline_figures(figures),
     }
     (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     meta["latency_ms_per_crop"] = {options.runtime: measure_latency(load_action_model(folder, options.runtime))}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from har_stream.training.dataset import DatasetError, load_split, read_labels
+from har_stream.training.dataset import DatasetError, split_parts
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,13 @@ def _load_at(folder: Path, size: int) -> Any:
 def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
     """Score every size on val, keep the best, write the model folder at that size; return the figures."""
     from har_stream.action_model.loading import read_meta
-    from har_stream.training.metrics import classification_report, log_loss
+    from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import plot_confusion, write_card
     from har_stream.training.whole_finetune import finish_model_folder, scored
 
     meta = read_meta(options.model)
     _check(options, meta)
-    split = load_split(options.model / "split.csv")
-    rows = [r for r in read_labels(options.data) if r.filename in split]
-    parts = {name: [r for r in rows if split[r.filename] == name] for name in ("val", "test")}
-    if not parts["val"] or not parts["test"]:
-        raise DatasetError(f"{options.model}/split.csv has no val or no test images of {options.data}")
+    parts = split_parts(options.model / "split.csv", options.data, ("val", "test"))
     sizes = sorted(set(options.sizes) | {int(meta["input_size"])})
     by_size: dict[int, dict[str, float]] = {}
     val_scores: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -114,10 +110,7 @@ def choose_input_size(options: InputSizeOptions) -> dict[str, Any]:
         input_size=best,
         recipe=recipe,
         input_size_choice={"trained_at": int(meta["input_size"]), "by_size": by_size, "chosen": best},
-        figures={
-            k: {m: v[m] for m in ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")}
-            for k, v in figures.items()
-        },
+        figures=headline_figures(figures),
     )
     (folder / "model.json").write_text(json.dumps(new, indent=2) + "\n")
     new = finish_model_folder(folder, options.data, figures, options.int8)

@@ -61,3 +61,12 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, classes: tuple[
         "confusion_matrix": matrix.tolist(),
         "classes": list(classes),
     }
+
+
+#: The figures of a classification report that model.json keeps per split.
+HEADLINE_FIGURES = ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")
+
+
+def headline_figures(reports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per split, the headline figures of its :func:`classification_report` (for ``model.json``)."""
+    return {split: {key: report[key] for key in HEADLINE_FIGURES} for split, report in reports.items()}

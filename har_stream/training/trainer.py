@@ -37,7 +37,7 @@ from har_stream.actions import ACTIONS
 from har_stream.training.dataset import DatasetError, LabelledImage, read_labels, save_split, stratified_split
 from har_stream.training.features import FeatureSet, extract_features
 from har_stream.training.fitting import FitSettings, History, fit, predict_features
-from har_stream.training.metrics import classification_report
+from har_stream.training.metrics import classification_report, headline_figures
 from har_stream.training.reports import plot_confusion, plot_curves, write_card
 
 log = logging.getLogger(__name__)
@@ -323,10 +323,7 @@ def train(options: TrainOptions) -> TrainResult:
         "data": {"path": str(options.data), "images": len(rows), "unreadable": data.unreadable()},
         "split": {"seed": options.seed, "fractions": list(SPLIT_FRACTIONS), "counts": counts},
         "command": options.command,
-        "figures": {
-            k: {m: v[m] for m in ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")}
-            for k, v in figures.items()
-        },
+        "figures": headline_figures(figures),
     }
     folder = options.out
     half = {name for name in trained_layers if not name.startswith(HEAD_PREFIX)}

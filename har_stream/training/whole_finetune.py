@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from har_stream.action_model.preprocess import square_resize
-from har_stream.training.dataset import DatasetError, LabelledImage, load_bgr, load_split, read_labels
+from har_stream.training.dataset import DatasetError, LabelledImage, load_bgr, split_parts
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     import keras
 
     from har_stream.action_model.loading import load_action_model, save_model_folder
-    from har_stream.training.metrics import classification_report, log_loss
+    from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import write_card
 
     keras.utils.set_random_seed(options.seed)
@@ -170,15 +170,8 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         raise DatasetError(f"{options.base} is an ensemble: fine-tune its members one at a time")
     meta = dict(base.meta)
     classes = tuple(meta["classes"])
-    split = load_split(split_file)
-    rows = [r for r in read_labels(options.data) if r.filename in split]
-    parts = {name: [r for r in rows if split[r.filename] == name] for name in ("train", "val", "test")}
-    empty = [name for name, part in parts.items() if not part]
-    if empty:
-        raise DatasetError(
-            f"{split_file} puts none of the images of {options.data} in the {', '.join(empty)} split: "
-            "fine-tune on the data the base model was trained on"
-        )
+    hint = "fine-tune on the data the base model was trained on"
+    parts = split_parts(split_file, options.data, ("train", "val", "test"), hint)
     net = base.keras_model
     names = [layer.name for layer in net.layers]
     if options.train_from is not None and options.train_from not in names:
@@ -236,10 +229,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         name=options.out.name,
         recipe={"name": "whole fine-tune", "steps": steps, "histories": [{**history, "stage": "whole"}]},
         command=options.command,
-        figures={
-            k: {m: v[m] for m in ("accuracy", "log_loss", "balanced_accuracy", "macro_f1", "n_images")}
-            for k, v in figures.items()
-        },
+        figures=headline_figures(figures),
     )
     for key in ("trained_layers", "saved", "int8", "latency_ms_per_crop", "format"):
         meta.pop(key, None)
