@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from har_stream.action_model.base import ActionModelError, check_crops
+from har_stream.action_model.ensemble import ENSEMBLE_KEY, load_ensemble
 from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
 from har_stream.action_model.preprocess import preprocessor_for
 from har_stream.action_model.vgg16 import BackboneWeights
@@ -90,8 +91,8 @@ def read_meta(folder: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ActionModelError(f"{path}: not valid JSON ({exc})") from exc
     required = ("name", "backbone", "backbone_weights", "head", "classes", "input_size")
-    if "ensemble" in meta:  # an ensemble folder (har_stream.action_model.ensemble) names other folders instead
-        required = ("name", "ensemble", "classes", "input_size")
+    if ENSEMBLE_KEY in meta:  # an ensemble folder (har_stream.action_model.ensemble) names other folders instead
+        required = ("name", ENSEMBLE_KEY, "classes", "input_size")
     missing = [key for key in required if key not in meta]
     if missing:
         raise ActionModelError(f"{path}: missing keys {missing}")
@@ -113,7 +114,6 @@ def load_action_model(folder: str | Path, runtime: str = "keras", threads: int |
     meta = read_meta(folder)
     if runtime not in RUNTIMES:
         raise ActionModelError(f"classifier runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
-    from har_stream.action_model.ensemble import ENSEMBLE_KEY, load_ensemble
     from har_stream.action_model.onnx_runtime import INT8_FILE, OnnxActionModel
 
     if ENSEMBLE_KEY in meta:

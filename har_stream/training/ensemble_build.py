@@ -75,8 +75,7 @@ def _parts(options: EnsembleOptions) -> dict[str, list[LabelledImage]]:
 
 def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     """Score the members, choose the weights on val, write the ensemble folder; return its figures."""
-    from har_stream.action_model.base import ActionModelError
-    from har_stream.action_model.ensemble import EnsembleActionModel
+    from har_stream.action_model.ensemble import ENSEMBLE_KEY, EnsembleActionModel
     from har_stream.action_model.loading import load_action_model
     from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import plot_confusion
@@ -89,11 +88,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
         raise DatasetError("--out must be a new folder, not one of the members")
     parts = _parts(options)
     members = [load_action_model(m, options.runtime) for m in options.members]
-    meta = {"name": options.out.name}
-    try:
-        whole = EnsembleActionModel(members, [1.0] * len(members), meta, options.out)
-    except ActionModelError as exc:
-        raise DatasetError(str(exc)) from None
+    whole = EnsembleActionModel(members, [1.0] * len(members), {"name": options.out.name}, options.out)
     probs: dict[str, list[np.ndarray]] = {}
     y: dict[str, np.ndarray] = {}
     for part, rows in parts.items():
@@ -124,7 +119,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     ]
     meta = {
         "name": folder.name,
-        "ensemble": {
+        ENSEMBLE_KEY: {
             "members": entries,
             "weights_chosen_on": "val accuracy, ties by val log loss",
             "members_alone_accuracy": alone,
@@ -149,7 +144,9 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
 
 def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
     """``card.md`` of an ensemble folder, from its ``model.json``."""
-    spec = meta["ensemble"]
+    from har_stream.action_model.ensemble import ENSEMBLE_KEY
+
+    spec = meta[ENSEMBLE_KEY]
     lines = [
         f"# Action model `{meta['name']}` (ensemble)",
         "",

@@ -39,7 +39,9 @@ class InputSizeOptions:
 
 
 def _check(options: InputSizeOptions, meta: dict[str, Any]) -> None:
-    if "ensemble" in meta:
+    from har_stream.action_model.ensemble import ENSEMBLE_KEY
+
+    if ENSEMBLE_KEY in meta:
         raise DatasetError(f"{options.model} is an ensemble: choose its members' sizes, then make-ensemble again")
     if "base_model" in meta:
         raise DatasetError(

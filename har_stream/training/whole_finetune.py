@@ -157,7 +157,8 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     """Fine-tune, keep the best val epoch, save the model folder (int8 copy, card); return its figures."""
     import keras
 
-    from har_stream.action_model.loading import load_action_model, save_model_folder
+    from har_stream.action_model.ensemble import ENSEMBLE_KEY
+    from har_stream.action_model.loading import load_action_model, read_meta, save_model_folder
     from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import write_card
 
@@ -165,9 +166,9 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     split_file = options.base / "split.csv"
     if not split_file.is_file():
         raise DatasetError(f"{options.base} has no split.csv: the base model's split is what keeps test images out")
-    base = load_action_model(options.base, runtime="keras")
-    if not hasattr(base, "keras_model"):
+    if ENSEMBLE_KEY in read_meta(options.base):  # refused before its members are loaded
         raise DatasetError(f"{options.base} is an ensemble: fine-tune its members one at a time")
+    base = load_action_model(options.base, runtime="keras")
     meta = dict(base.meta)
     classes = tuple(meta["classes"])
     hint = "fine-tune on the data the base model was trained on"
