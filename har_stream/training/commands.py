@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from har_stream.log_setup import setup_logging
 
 DATA_HELP = "Folder with labels.csv (filename,label) and images/, e.g. ../shared/data/har (or the CSV itself)."
+
+
+def print_json_or_fail(run: Callable[[], Any]) -> None:
+    """Run a model-folder job and print its result as one JSON line; a missing or bad model, data or file is
+    printed as ``error: ...`` and exits 1 (no traceback)."""
+    from har_stream.action_model.base import ActionModelError
+    from har_stream.training.dataset import DatasetError
+
+    try:
+        result = run()
+    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result))
 
 
 def train_command(
@@ -238,20 +253,13 @@ def finetune_whole_command(
     """
     setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
-    from har_stream.action_model.base import ActionModelError
-    from har_stream.training.dataset import DatasetError
     from har_stream.training.whole_finetune import WholeFinetuneOptions, finetune_whole
 
     options = WholeFinetuneOptions(
         base=base, data=data, out=out, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
         label_smoothing=label_smoothing, seed=seed, int8=int8, train_from=train_from,
     )  # fmt: skip
-    try:
-        result = finetune_whole(options)
-    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(result))
+    print_json_or_fail(lambda: finetune_whole(options))
 
 
 def choose_input_size_command(
@@ -272,8 +280,6 @@ def choose_input_size_command(
     """
     setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
-    from har_stream.action_model.base import ActionModelError
-    from har_stream.training.dataset import DatasetError
     from har_stream.training.input_size import InputSizeOptions, choose_input_size
 
     try:
@@ -282,12 +288,7 @@ def choose_input_size_command(
         typer.echo(f"error: --sizes must be comma-separated whole numbers, not {sizes!r}", err=True)
         raise typer.Exit(2) from None
     options = InputSizeOptions(model=model, data=data, out=out, sizes=parsed, int8=int8)
-    try:
-        result = choose_input_size(options)
-    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(result))
+    print_json_or_fail(lambda: choose_input_size(options))
 
 
 def make_ensemble_command(
@@ -306,13 +307,8 @@ def make_ensemble_command(
     """
     setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
-    from har_stream.action_model.base import ActionModelError
-    from har_stream.training.dataset import DatasetError
     from har_stream.training.ensemble_build import EnsembleOptions, build_ensemble
 
-    try:
-        result = build_ensemble(EnsembleOptions(members=list(member), data=data, out=out, runtime=runtime))
-    except (ActionModelError, DatasetError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(result))
+    print_json_or_fail(
+        lambda: build_ensemble(EnsembleOptions(members=list(member), data=data, out=out, runtime=runtime))
+    )
