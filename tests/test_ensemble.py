@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from har_stream.cli import app
-from tests.test_training import make_subset, needs_har
+from tests.test_training import make_subset, needs_har, run_cli_json
 
 REPO = Path(__file__).resolve().parents[1]
 LITE0 = REPO / "models" / "efficientnet_lite0_har"
@@ -99,12 +97,10 @@ def test_make_ensemble_chooses_weights_on_val_and_writes_a_folder_the_pipeline_l
     data = make_subset(tmp_path / "data", 4)
     small = resized_copy(LITE0, 160, tmp_path / "lite0_160")
     out = tmp_path / "ensemble"
-    run = CliRunner().invoke(app, [
+    result = run_cli_json(
         "make-ensemble", "--member", str(LITE0), "--member", str(small), "--data", str(data), "--out", str(out),
         "--runtime", "keras",
-    ])  # fmt: skip
-    assert run.exit_code == 0, run.output
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    )  # fmt: skip
     assert sum(result["weights"].values()) == pytest.approx(1.0)
     meta = json.loads((out / "model.json").read_text())
     assert meta["input_size"] == 224 and [m["weight"] for m in meta["ensemble"]["members"]] == list(

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from har_stream.cli import app
-from tests.test_training import make_subset, needs_har, run_cli
+from tests.test_training import make_subset, needs_har, run_cli, run_cli_json
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "models" / "efficientnet_lite0_har"
@@ -36,12 +34,10 @@ def test_a_backbone_builds_at_the_size_it_is_asked_for() -> None:
 def test_choose_input_size_keeps_the_best_val_size_and_writes_a_model_that_runs_there(tmp_path: Path) -> None:
     data = make_subset(tmp_path / "data", 4)
     out = tmp_path / "sized"
-    run = CliRunner().invoke(app, [
+    result = run_cli_json(
         "choose-input-size", "--model", str(BASE), "--data", str(data), "--out", str(out), "--sizes", "192,256",
         "--log-level", "warning",
-    ])  # fmt: skip
-    assert run.exit_code == 0, run.output
-    result = json.loads(run.stdout.strip().splitlines()[-1])  # progress bars go to stderr
+    )  # fmt: skip
     by_size = {int(k): v["val_accuracy"] for k, v in result["by_size"].items()}
     assert set(by_size) == {192, 224, 256}  # the model's own size is always a candidate
     best = max(by_size.values())

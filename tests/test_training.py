@@ -50,6 +50,13 @@ def run_cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def run_cli_json(*args: str) -> dict:
+    """Run a command that must succeed; its result is the JSON on the last line of stdout (progress is on stderr)."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_log_loss_and_report_match_a_hand_computed_case() -> None:
     classes = ("a", "b", "c")
     y_true = np.array([0, 1, 2, 2])

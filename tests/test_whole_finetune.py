@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from har_stream.cli import app
 from har_stream.training.whole_finetune import strong_view
-from tests.test_training import make_subset, needs_har, run_cli
+from tests.test_training import make_subset, needs_har, run_cli, run_cli_json
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "models" / "efficientnet_lite0_har"
@@ -32,12 +30,10 @@ def test_strong_views_are_square_varied_and_reproducible() -> None:
 def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp_path: Path) -> None:
     data = make_subset(tmp_path / "data", 3)
     out = tmp_path / "whole"
-    run = CliRunner().invoke(app, [
+    result = run_cli_json(
         "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(out), "--epochs", "1",
         "--log-level", "warning",
-    ])  # fmt: skip
-    assert run.exit_code == 0, run.output
-    result = json.loads(run.stdout.strip().splitlines()[-1])  # progress bars go to stderr
+    )  # fmt: skip
     history = result["val_accuracy"]
     assert len(history) == 2 and result["val"]["accuracy"] == pytest.approx(max(history), abs=1e-3)
     base_meta = json.loads((BASE / "model.json").read_text())
