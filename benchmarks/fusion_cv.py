@@ -1,6 +1,7 @@
 """Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
 
-    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--json benchmarks/video/fusion_cv.json]
+    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_har] [--work out/fusion_cv]
+        [--json benchmarks/video/fusion_cv.json]
 
 For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
 open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
@@ -101,6 +102,12 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
     parser.add_argument("--work", type=Path, default=REPO / "out" / "fusion_cv")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=REPO / "models" / "efficientnet_lite2_har",
+        help="model folder whose backbone each fold's open-set classifier keeps (as train-open-set --base)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     clips = read_clip_labels(args.clips)
@@ -124,7 +131,7 @@ def main() -> None:
         fold_split = {f: p for f, p in fold_split.items() if split.get(f) in ("train", "val")}
         train_open_set(
             OpenSetOptions(
-                base=REPO / "models" / "efficientnet_lite2_har",
+                base=args.base,
                 data=REPO.parent / "shared" / "data" / "har",
                 harvest=args.harvest,
                 out=work / "classifier",

@@ -14,7 +14,7 @@ from har_stream.frame import ACTION
 from har_stream.pipeline import Pipeline
 from har_stream.training.background import legs_stretched
 from har_stream.training.open_set import apply_temperature, expected_calibration_error, fit_temperature
-from har_stream.training.served import cctv_degrade, served_crop
+from har_stream.training.served import cctv_degrade, read_crop, served_crop
 from tests.conftest import REPO
 
 
@@ -42,6 +42,20 @@ def test_served_crop_and_cctv_degradation() -> None:
     assert degraded.shape == (260, 260, 3) and degraded.dtype == np.uint8
     # Small people resampled back up lose detail: the degraded crop is smoother than the original.
     assert np.abs(np.diff(degraded.astype(float), axis=1)).mean() < np.abs(np.diff(person.astype(float), axis=1)).mean()
+
+
+def test_harvested_crops_are_read_at_the_models_input_size(tmp_path) -> None:
+    import cv2
+
+    crop = np.random.default_rng(3).integers(0, 255, (260, 260, 3), dtype=np.uint8)
+    path = tmp_path / "crop.jpg"
+    cv2.imwrite(str(path), crop)
+    assert read_crop(path).shape == (260, 260, 3)  # as stored
+    assert read_crop(path, 260).shape == (260, 260, 3)
+    assert read_crop(path, 320).shape == (320, 320, 3)  # a model served at 320 px trains on what it sees
+    assert read_crop(path, 224).shape == (224, 224, 3)
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    assert read_crop(tmp_path / "broken.jpg", 320) is None
 
 
 def test_standing_is_told_from_bent_legs_and_unseen_legs() -> None:

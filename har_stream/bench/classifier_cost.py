@@ -22,20 +22,20 @@ BATCHES = (1, 8)
 
 
 def person_crops(video: Path, size: int, count: int = 8) -> np.ndarray:
-    """``count`` BGR crops of the people the detector finds in ``video``, resized to ``size`` (real content)."""
-    import cv2
-
-    from har_stream.config import DetectorConfig
+    """``count`` BGR crops of the people the detector finds in ``video``, cut as the pipeline cuts them
+    (``crop_people`` with the default padding and minimum height) at ``size`` px (real content)."""
+    from har_stream.classification.crops import crop_people
+    from har_stream.config import ClassifierConfig, DetectorConfig
     from har_stream.detection.detector import PersonDetector
     from har_stream.sources.video_file import decode_video
 
+    served = ClassifierConfig()
     detector = PersonDetector(DetectorConfig(imgsz=640))
     crops: list[np.ndarray] = []
     for raw in decode_video(video, lambda _problem: None):
-        for box in detector.detect(raw.image).xyxy.astype(int):
-            x0, y0, x1, y1 = box
-            if y1 - y0 >= 24 and x1 > x0:
-                crops.append(cv2.resize(raw.image[y0:y1, x0:x1], (size, size)))
+        boxes = detector.detect(raw.image).xyxy
+        tall = boxes[(boxes[:, 3] - boxes[:, 1]) >= served.min_box_height]
+        crops.extend(crop_people(raw.image, tall, served.crop_padding, size))
         if len(crops) >= count:
             return np.stack(crops[:count])
     if not crops:

@@ -150,10 +150,12 @@ def cctv_blocks(
     preprocess: Callable,
     crops: list[HarvestedCrop],
     tag: str,
+    size: int,
     exclude_groups: frozenset[str] = frozenset(),
     all_train: bool = False,
 ) -> list[FeatureBlock]:
-    """Harvested CCTV crops (train and val parts), and their mirror images (train rows only).
+    """Harvested CCTV crops (train and val parts), rescaled to the model's input ``size``, and their mirror
+    images (train rows only).
 
     ``exclude_groups`` leaves recordings out entirely and ``all_train`` trains on the val part too (cross-validation
     over the train and val groups); features are computed once for every crop and cached either way.
@@ -165,14 +167,14 @@ def cctv_blocks(
 
     def loader(flip: bool) -> Callable[[int], np.ndarray | None]:
         def load(i: int) -> np.ndarray | None:
-            image = read_crop(crops[i].path)
+            image = read_crop(crops[i].path, size)
             return None if image is None else np.ascontiguousarray(image[:, ::-1] if flip else image)
 
         return load
 
     blocks = []
     for name, flip in (("cctv_crop", False), ("cctv_crop_flip", True)):
-        key = _key(tag, name, "all", [str(c.path) for c in crops])
+        key = _key(tag, name, "all", f"at {size} px", [str(c.path) for c in crops])
         x, kept = embed(trunk, preprocess, loader(flip), len(crops), key, name)
         rows = everyone[kept & keep & ((parts == "train") if flip else True)]
         blocks.append(FeatureBlock(name, x[rows], labels[rows], parts[rows]))
@@ -278,7 +280,9 @@ def train_open_set(options: OpenSetOptions) -> dict[str, Any]:
     tag = f"{meta['name']}:{meta.get('saved', '')}:{base.input_size}"
     blocks = photo_blocks(trunk, base._preprocess, rows, split, boxes, base.input_size, padding, options.seed, tag)
     harvested = labelled_crops(options.harvest, ("train", "val"))
-    blocks += cctv_blocks(trunk, base._preprocess, harvested, tag, options.exclude_groups, options.cctv_all_train)
+    blocks += cctv_blocks(
+        trunk, base._preprocess, harvested, tag, base.input_size, options.exclude_groups, options.cctv_all_train
+    )
 
     x_train, y_train, src_train = _stack(blocks, "train")
     x_val, y_val, _src_val = _stack(blocks, "val")

@@ -35,7 +35,7 @@ def add_int8_and_card(folder: Path, data: Path, harvest: Path, seed: int = 0) ->
     size = model.input_size
     photo = [served_crop(load_bgr(rows[i].path), boxes[i], padding, size) for i in rng.choice(train, 128, False)]
     cctv_rows = [c for c in labelled_crops(harvest, ("train",))]
-    cctv = [read_crop(cctv_rows[i].path) for i in rng.choice(len(cctv_rows), min(128, len(cctv_rows)), False)]
+    cctv = [read_crop(cctv_rows[i].path, size) for i in rng.choice(len(cctv_rows), min(128, len(cctv_rows)), False)]
     calibration = np.stack(photo + [c for c in cctv if c is not None])
     check_idx = sorted(rng.choice(test, min(600, len(test)), False))
     from har_stream.action_model.preprocess import square_resize
