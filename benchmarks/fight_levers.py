@@ -12,7 +12,7 @@ are never read):
    multiple-instance reading of ``har_stream/temporal/dataset.py``) from pairs in no-fight clips. A clip's pair
    score is the highest exponentially smoothed score of any pair; it is also fused with the image score.
 
-    .venv/bin/python benchmarks/fusion_cv.py        # first: writes the folds' traces to out/fusion_cv
+    .venv/bin/python benchmarks/fusion_cv.py        # first: writes the folds' traces to out/fusion_cv/<base>
     .venv/bin/python benchmarks/fight_levers.py [--json benchmarks/video/fight_levers.json]
 
 Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
@@ -120,13 +120,13 @@ def pair_crops(clips: list[LabelledClip], harvest: Path) -> tuple[list[tuple], n
     return rows, np.stack(crops) if crops else np.zeros((0, PAIR_CROP, PAIR_CROP, 3), np.uint8)
 
 
-def embed_pairs(crops: np.ndarray) -> np.ndarray:
-    """Pooled features of the default classifier's backbone (the open-set model shares it)."""
+def embed_pairs(crops: np.ndarray, base_folder: Path) -> np.ndarray:
+    """Pooled features of ``base_folder``'s backbone (the one the cross-validated open-set heads keep)."""
     import keras
 
     from har_stream.action_model.loading import load_action_model
 
-    base = load_action_model(REPO / "models" / "efficientnet_lite2_har", runtime="keras")
+    base = load_action_model(base_folder, runtime="keras")
     net = base.keras_model
     trunk = keras.Model(net.input, net.get_layer("head_pool").output)
     out = [
@@ -188,7 +188,7 @@ def main() -> None:
         "trees_with_image_latest_mean_max": stacked(np.hstack([windows.x, extra])),
     }
     rows, crops = pair_crops(pool, args.harvest)
-    x = embed_pairs(crops)
+    x = embed_pairs(crops, args.base)
     targets = np.array([r[4] for r in rows])
     pairs: dict = {
         "pair_crops": len(rows),

@@ -1,7 +1,7 @@
 """Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
 
-    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_har] [--work out/fusion_cv]
-        [--json benchmarks/video/fusion_cv.json]
+    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_whole]
+        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json]
 
 For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
 open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
@@ -99,16 +99,19 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
     parser.add_argument("--harvest", type=Path, default=REPO / "out" / "harvest")
-    parser.add_argument("--work", type=Path, default=REPO / "out" / "fusion_cv")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="fold cache (default: out/fusion_cv/<base name>); delete it to rerun"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--base",
         type=Path,
-        default=REPO / "models" / "efficientnet_lite2_har",
+        default=REPO / "models" / "efficientnet_lite2_whole",
         help="model folder whose backbone each fold's open-set classifier keeps (as train-open-set --base)",
     )
     args = parser.parse_args()
+    args.work = args.work or REPO / "out" / "fusion_cv" / args.base.name
     logging.basicConfig(level=logging.WARNING)
     clips = read_clip_labels(args.clips)
     split = load_clip_split(REPO / "models" / "cctv_split.csv")

@@ -49,7 +49,7 @@ def train_open_set_command(
     data: Annotated[Path, typer.Option(help="HAR image folder (labels.csv + images/), e.g. ../shared/data/har.")],
     harvest: Annotated[Path, typer.Option(help="Output of harvest-clips.")] = Path("out/harvest"),
     base: Annotated[Path, typer.Option(help="Model folder whose backbone is kept.")] = Path(
-        "models/efficientnet_lite2_har"
+        "models/efficientnet_lite2_whole"
     ),
     out: Annotated[Path, typer.Option(help="Model folder to write.")] = Path("models/efficientnet_lite2_open"),
     cctv_weight: Annotated[float, typer.Option(min=0.0, help="Weight of CCTV crops against photos.")] = 1.0,

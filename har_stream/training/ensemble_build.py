@@ -187,6 +187,8 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         "",
         "Files: `model.json`, `split.csv` (the members'), `metrics.json`, `confusion.png`, `card.md`.",
     ]
+    if meta.get("notes"):
+        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path

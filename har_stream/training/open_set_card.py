@@ -120,6 +120,8 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
             + "; ".join(f"{k} {v['batch1']} / {v['batch8']}" for k, v in lat.items())
             + f" ({lat['keras']['machine']}).",
         ]
+    if meta.get("notes"):
+        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
