@@ -145,6 +145,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
 def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
     """``card.md`` of an ensemble folder, from its ``model.json``."""
     from har_stream.action_model.ensemble import ENSEMBLE_KEY
+    from har_stream.training.reports import card_notes
 
     spec = meta[ENSEMBLE_KEY]
     lines = [
@@ -187,8 +188,7 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         "",
         "Files: `model.json`, `split.csv` (the members'), `metrics.json`, `confusion.png`, `card.md`.",
     ]
-    if meta.get("notes"):
-        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
+    lines += card_notes(meta)
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -11,6 +11,7 @@ import numpy as np
 from har_stream.actions import ALL_ACTIONS
 from har_stream.training.background import labelled_crops
 from har_stream.training.dataset import load_bgr, load_split, read_labels
+from har_stream.training.reports import card_notes
 from har_stream.training.served import read_crop, served_crop
 
 
@@ -120,8 +121,7 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
             + "; ".join(f"{k} {v['batch1']} / {v['batch8']}" for k, v in lat.items())
             + f" ({lat['keras']['machine']}).",
         ]
-    if meta.get("notes"):
-        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
+    lines += card_notes(meta)
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path

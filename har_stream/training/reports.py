@@ -105,6 +105,12 @@ def _card_files(folder: Path) -> list[str]:
     return [name for name in names if name in ("model.json", "metrics.json") or (folder / name).is_file()]
 
 
+def card_notes(meta: dict[str, Any]) -> list[str]:
+    """The ``## Notes`` section of a model card: ``meta['notes']`` as a list (nothing when there are none)."""
+    notes = meta.get("notes") or []
+    return ["", "## Notes", *[f"- {note}" for note in notes]] if notes else []
+
+
 def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, Any]]) -> Path:
     """``card.md``: data, split, recipe, figures, preprocessing, classes, latency, backbone weights' origin."""
     weights = meta["backbone_weights"]
@@ -197,8 +203,7 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
     ]
     if recipe["name"] == "seed":
         lines += ["", "## Against the seed notebook's figure", *_seed_comparison(recipe, test)]
-    if meta.get("notes"):
-        lines += ["", "## Notes", *[f"- {note}" for note in meta["notes"]]]
+    lines += card_notes(meta)
     if "pose_ablation" in meta:
         ablation = meta["pose_ablation"]
         lines += [

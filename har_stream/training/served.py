@@ -93,12 +93,10 @@ def count_found(boxes: np.ndarray) -> int:
 
 
 def read_crop(path: Path, size: int | None = None) -> np.ndarray | None:
-    """A harvested crop file (None when unreadable), resized to ``size`` x ``size`` when given and different.
+    """A harvested crop file (None when unreadable), resized to ``size`` x ``size`` when given.
 
     Harvested crops are square, cut at ``harvest-clips``' crop size (260 px); a model served at another input
-    size gets them rescaled to it, as its trunk would see a crop the pipeline cuts at that size."""
+    size gets them rescaled to it (``square_resize``), as its trunk would see a crop the pipeline cuts at that
+    size."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None or size is None or image.shape[:2] == (size, size):
-        return image
-    shrink = image.shape[0] > size
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return image if image is None or size is None else square_resize(image, size)
