@@ -66,7 +66,7 @@ def write_temporal_card(folder: Path) -> Path:
         ]
     tried = meta.get("levers_tried")
     if tried:
-        lines += ["", "## Levers tried and not adopted (cross-validation, benchmarks/fight_levers.py)"]
+        lines += ["", "## Levers tried and not adopted (cross-validation, benchmarks/fight_levers.py, benchmarks/sequence_lever.py)"]
         lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
     if cost:
