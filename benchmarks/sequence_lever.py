@@ -39,7 +39,7 @@ from fusion_cv import cv_setup  # noqa: E402
 from har_stream.clips import LabelledClip  # noqa: E402
 from har_stream.temporal.dataset import SAMPLE_EVERY_S, fighting_tracks  # noqa: E402
 from har_stream.temporal.features import MIN_KEYPOINT_CONF, WINDOW_S  # noqa: E402
-from har_stream.temporal.training import track_scores  # noqa: E402
+from har_stream.temporal.training import deconfounded, track_scores  # noqa: E402
 from har_stream.training.background import QUIET_LABELS  # noqa: E402
 from har_stream.training.harvest import ClipTracks  # noqa: E402
 from har_stream.video_eval.metrics import auroc  # noqa: E402
@@ -144,13 +144,7 @@ def weights(y: np.ndarray, clip: np.ndarray, near: np.ndarray) -> np.ndarray:
     w = np.zeros(len(y))
     for c in np.unique(clip):
         w[clip == c] = 1.0 / (clip == c).sum()
-    for label in (0, 1):
-        w[y == label] /= w[y == label].sum()
-    share = float(w[(y == 1) & near].sum())
-    neg_near, neg_far = (y == 0) & near, (y == 0) & ~near
-    if neg_near.any() and neg_far.any() and 0 < share < 1:
-        w[neg_near] *= share / w[neg_near].sum()
-        w[neg_far] *= (1 - share) / w[neg_far].sum()
+    w = deconfounded(w, y, near)
     return w * len(y) / w.sum()
 
 

@@ -125,3 +125,14 @@ def test_temporal_config_fields_are_validated_with_their_names() -> None:
         validate_config({"temporal": {"alpha": 0}})
     with pytest.raises(ConfigError, match=r"temporal\.windw_s"):
         validate_config({"temporal": {"windw_s": 1}})
+
+
+def test_fighting_weights_make_closeness_alone_useless() -> None:
+    from har_stream.temporal.training import deconfounded
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(100, int), np.zeros(300, int)]
+    near = np.r_[rng.random(100) < 0.9, rng.random(300) < 0.2]  # positives mostly touch someone, negatives rarely
+    w = deconfounded(rng.random(400) + 0.1, y, near)
+    assert w[y == 1].sum() == pytest.approx(1.0) and w[y == 0].sum() == pytest.approx(1.0)
+    assert w[(y == 0) & near].sum() == pytest.approx(w[(y == 1) & near].sum())

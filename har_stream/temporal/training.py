@@ -56,6 +56,24 @@ class TreeSettings:
         return HistGradientBoostingClassifier(**self.__dict__, random_state=seed, early_stopping=False)
 
 
+def deconfounded(w: np.ndarray, y: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Sample weights ``w`` with each class summing to 1 and the negatives re-weighted so that as large a share of
+    their weight stands close to someone (``near``) as of the positives'.
+
+    Fighting positives are chosen as people touching someone, so closeness alone would separate them from most
+    negatives: with these weights a model must tell fighting from standing close by motion, not by distance.
+    """
+    w = w.astype(np.float64).copy()
+    for label in (0, 1):
+        w[y == label] /= w[y == label].sum()
+    share = float(w[(y == 1) & near].sum())
+    neg_near, neg_far = (y == 0) & near, (y == 0) & ~near
+    if neg_near.any() and neg_far.any() and 0 < share < 1:
+        w[neg_near] *= share / w[neg_near].sum()
+        w[neg_far] *= (1 - share) / w[neg_far].sum()
+    return w
+
+
 def fit_action(windows: Windows, action: str, parts: tuple[str, ...], settings: TreeSettings, seed: int = 0) -> Any:
     """One binary model for ``action`` on the rows of ``parts`` that have a target for it; each clip variant
     weighs the same in total, and positives as much as negatives."""
@@ -65,17 +83,7 @@ def fit_action(windows: Windows, action: str, parts: tuple[str, ...], settings: 
     y = target[rows].astype(int)
     w = windows.weight[rows].astype(np.float64)
     if action == "fighting" and DECONFOUND:
-        # Fighting positives are chosen as people touching someone, so closeness alone would separate them from
-        # most negatives. Re-weight the negatives so that as large a share of their weight is close to someone as
-        # of the positives': the model must tell fighting from standing close by motion, not by distance.
-        near = windows.x[rows, ALL_FEATURE_NAMES.index("nearest_gap")] <= NEAR_GAP_FEATURE
-        for label in (0, 1):
-            w[y == label] /= w[y == label].sum()
-        share = float(w[(y == 1) & near].sum())
-        neg_near, neg_far = (y == 0) & near, (y == 0) & ~near
-        if neg_near.any() and neg_far.any() and 0 < share < 1:
-            w[neg_near] *= share / w[neg_near].sum()
-            w[neg_far] *= (1 - share) / w[neg_far].sum()
+        w = deconfounded(w, y, windows.x[rows, ALL_FEATURE_NAMES.index("nearest_gap")] <= NEAR_GAP_FEATURE)
     for label in (0, 1):
         if (y == label).any():
             w[y == label] *= 0.5 / w[y == label].sum()
