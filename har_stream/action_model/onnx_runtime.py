@@ -67,9 +67,19 @@ def export_onnx(network: Any, input_size: int, path: Path) -> Path:
     return path
 
 
-def quantize_int8(float_model: Path, calibration: np.ndarray, path: Path, batch: int = 16) -> Path:
-    """Static int8 quantization (QDQ, per-channel weights) calibrated on preprocessed real crops."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+def quantize_int8(
+    float_model: Path, calibration: np.ndarray, path: Path, batch: int = 16, method: str = "MinMax"
+) -> Path:
+    """Static int8 quantization (QDQ, per-channel weights) calibrated on preprocessed real crops; ``method`` names
+    an ONNX Runtime ``CalibrationMethod`` (MinMax, Percentile, Entropy), or MinMaxMovingAverage (each activation's
+    range a moving average of the calibration batches' ranges instead of their extremes)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -91,6 +101,8 @@ def quantize_int8(float_model: Path, calibration: np.ndarray, path: Path, batch:
         quantize_static(
             str(prepared), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
+            calibrate_method=CalibrationMethod[method.removesuffix("MovingAverage")],
+            extra_options={"CalibMovingAverage": method.endswith("MovingAverage")},
         )  # fmt: skip
     return path
 
