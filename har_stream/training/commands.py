@@ -248,9 +248,9 @@ def finetune_whole_command(
 ) -> None:
     """Fine-tune every layer of a trained classifier on strongly augmented images, keeping its best val epoch.
 
-    Slow on a CPU (EfficientNet-Lite2 on 2 cores: about 5 minutes per epoch at 260 px, 8-9 at 320 px; it trains at
-    the base model's input size); prints val accuracy per epoch and writes an ordinary model folder with its card
-    and int8 copy.
+    Slow on a CPU (EfficientNet-Lite2 on 2 cores: about 5 minutes per epoch at 260 px, 8-9 at 320 px, 10-11 at
+    352 px; it trains at the base model's input size); prints val accuracy per epoch and writes an ordinary model
+    folder with its card and int8 copy.
     """
     setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
