@@ -66,7 +66,8 @@ def write_temporal_card(folder: Path) -> Path:
         ]
     tried = meta.get("levers_tried")
     if tried:
-        lines += ["", "## Levers tried and not adopted (cross-validation, benchmarks/fight_levers.py, benchmarks/sequence_lever.py)"]
+        scripts = "benchmarks/fight_levers.py, benchmarks/sequence_lever.py"
+        lines += ["", f"## Levers tried and not adopted (cross-validation, {scripts})"]
         lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
     if cost:
