@@ -166,6 +166,15 @@ def network(kind: str, steps: int, features: int):
     return model
 
 
+def clip_scores(data: dict[str, np.ndarray], probs: np.ndarray) -> dict[str, float]:
+    """Per clip: the highest exponentially smoothed score of any of its tracks."""
+    scores = {}
+    for clip in np.unique(data["clip"]):
+        s = data["clip"] == clip
+        scores[str(clip)] = float(track_scores(data["time"][s], data["track"][s], probs[s], EMA_ALPHA).max())
+    return scores
+
+
 def sequence_cv(data: dict[str, np.ndarray], fold: np.ndarray, folds: int, kind: str, epochs: int) -> dict[str, float]:
     """Out-of-fold clip scores of ``kind`` (mean of the probabilities of ``SEEDS`` trainings)."""
     import keras
@@ -187,11 +196,7 @@ def sequence_cv(data: dict[str, np.ndarray], fold: np.ndarray, folds: int, kind:
             model.fit(x[train], y, sample_weight=w, epochs=epochs, batch_size=128, verbose=0)
             runs.append(model.predict(x[held], batch_size=512, verbose=0)[:, 0])
         probs[held] = np.mean(runs, axis=0)
-    scores = {}
-    for clip in np.unique(data["clip"]):
-        s = data["clip"] == clip
-        scores[str(clip)] = float(track_scores(data["time"][s], data["track"][s], probs[s], EMA_ALPHA).max())
-    return scores
+    return clip_scores(data, probs)
 
 
 def tree_cv_on_statistics(data: dict[str, np.ndarray], fold: np.ndarray, folds: int) -> dict[str, float]:
@@ -208,11 +213,7 @@ def tree_cv_on_statistics(data: dict[str, np.ndarray], fold: np.ndarray, folds: 
         w = weights(data["y"][train], data["clip"][train], near[train])
         model.fit(x[train], data["y"][train].astype(int), sample_weight=w)
         probs[fold == k] = model.predict_proba(x[fold == k])[:, 1]
-    scores = {}
-    for clip in np.unique(data["clip"]):
-        s = data["clip"] == clip
-        scores[str(clip)] = float(track_scores(data["time"][s], data["track"][s], probs[s], EMA_ALPHA).max())
-    return scores
+    return clip_scores(data, probs)
 
 
 def main() -> None:
