@@ -3,7 +3,8 @@
 For each calibration method of ONNX Runtime's static quantization (MinMax, Percentile, Entropy) and number of
 calibration images (train split, whole, as ``quantize_model_folder`` feeds them), the model folder's Keras network
 is quantized as ``har_stream.action_model.onnx_runtime.quantize_int8`` does and scored on every val image: top-1
-against the labels and agreement with the Keras model. MinMaxMovingAverage takes each activation's range as a
+over the 15 actions (an open-set model's background columns left out, the same for every run) and top-1
+agreement with the Keras model over all its classes. MinMaxMovingAverage takes each activation's range as a
 moving average of the batches' ranges. Percentile and Entropy build histograms of every activation: on the
 352 px Lite2 with 256 images, Percentile ran out of this machine's 24 GiB, so they are not in the default list.
 

@@ -39,7 +39,7 @@ from fusion_cv import cv_setup  # noqa: E402
 from har_stream.clips import LabelledClip  # noqa: E402
 from har_stream.temporal.dataset import SAMPLE_EVERY_S, fighting_tracks  # noqa: E402
 from har_stream.temporal.features import MIN_KEYPOINT_CONF, WINDOW_S  # noqa: E402
-from har_stream.temporal.training import deconfounded, track_scores  # noqa: E402
+from har_stream.temporal.training import NEAR_GAP_FEATURE, deconfounded, track_scores  # noqa: E402
 from har_stream.training.background import QUIET_LABELS  # noqa: E402
 from har_stream.training.harvest import ClipTracks  # noqa: E402
 from har_stream.video_eval.metrics import auroc  # noqa: E402
@@ -47,7 +47,8 @@ from har_stream.video_eval.metrics import auroc  # noqa: E402
 STEPS = 12
 MIN_ROWS = 4
 EMA_ALPHA = 0.4
-NEAR_GAP = 0.3
+#: Column of the nearest person's gap (in box heights) within a step: the first of the 4 neighbour values.
+GAP_COLUMN = -4
 SEEDS = (0, 1, 2)
 #: box 5, keypoints 34, their motion 34, seen 17, nearest person 4.
 FEATURES_PER_STEP = 94
@@ -118,7 +119,8 @@ def _row_in(frames: dict[int, np.ndarray], tracks: ClipTracks, row: int) -> int:
 
 
 def dataset(pool: list[LabelledClip], harvest: Path) -> dict[str, np.ndarray]:
-    """Sequences, fighting targets (NaN: no target), clip stems, groups, tracks and times of every pool clip."""
+    """Sequences, fighting targets (NaN: no target), clip stems, groups, tracks and times of every pool clip, and
+    whether each window ends touching someone (``near``, what the fighting weights balance)."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "clip", "group", "track", "time")}
     for clip in tqdm(pool, desc="sequences", unit="clip"):
         path = harvest / "tracks" / f"{Path(clip.file).stem}.npz"
@@ -136,7 +138,9 @@ def dataset(pool: list[LabelledClip], harvest: Path) -> dict[str, np.ndarray]:
         values = (x, y, [Path(clip.file).stem] * len(ids), [clip.group] * len(ids), ids, t)
         for key, value in zip(parts, values, strict=True):
             parts[key].append(np.asarray(value))
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    data = {k: np.concatenate(v) for k, v in parts.items()}
+    data["near"] = data["x"][:, -1, GAP_COLUMN] <= NEAR_GAP_FEATURE
+    return data
 
 
 def weights(y: np.ndarray, clip: np.ndarray, near: np.ndarray) -> np.ndarray:
@@ -179,15 +183,14 @@ def sequence_cv(data: dict[str, np.ndarray], fold: np.ndarray, folds: int, kind:
     """Out-of-fold clip scores of ``kind`` (mean of the probabilities of ``SEEDS`` trainings)."""
     import keras
 
-    near = data["x"][:, -1, -4] <= NEAR_GAP
     probs = np.zeros(len(data["y"]))
     for k in range(folds):
         train = (fold != k) & np.isfinite(data["y"])
-        mean = data["x"][train].reshape(-1, data["x"].shape[-1]).mean(0)
-        std = data["x"][train].reshape(-1, data["x"].shape[-1]).std(0) + 1e-6
+        steps = data["x"][train].reshape(-1, data["x"].shape[-1])
+        mean, std = steps.mean(0), steps.std(0) + 1e-6
         x = (data["x"] - mean) / std
         y = data["y"][train]
-        w = weights(y, data["clip"][train], near[train])
+        w = weights(y, data["clip"][train], data["near"][train])
         held = fold == k
         runs = []
         for seed in SEEDS:
@@ -205,12 +208,11 @@ def tree_cv_on_statistics(data: dict[str, np.ndarray], fold: np.ndarray, folds: 
     from har_stream.temporal.training import TreeSettings
 
     x = np.concatenate([data["x"].mean(1), data["x"].std(1), data["x"].min(1), data["x"].max(1)], axis=1)
-    near = data["x"][:, -1, -4] <= NEAR_GAP
     probs = np.zeros(len(data["y"]))
     for k in range(folds):
         train = (fold != k) & np.isfinite(data["y"])
         model = TreeSettings().build(0)
-        w = weights(data["y"][train], data["clip"][train], near[train])
+        w = weights(data["y"][train], data["clip"][train], data["near"][train])
         model.fit(x[train], data["y"][train].astype(int), sample_weight=w)
         probs[fold == k] = model.predict_proba(x[fold == k])[:, 1]
     return clip_scores(data, probs)
