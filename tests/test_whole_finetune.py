@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_stream.training.whole_finetune import strong_view
+from har_stream.training.whole_finetune import distilled_targets, strong_view
 from tests.test_training import make_subset, needs_har, run_cli, run_cli_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +25,33 @@ def test_strong_views_are_square_varied_and_reproducible() -> None:
     assert not np.array_equal(views[0], views[2])
 
 
+def test_distilled_targets_mix_the_teacher_with_the_label() -> None:
+    labels = np.array([0, 2])
+    assert np.array_equal(distilled_targets(labels, 3, None, 0.7), np.eye(3)[labels])
+    teacher = np.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]], dtype=np.float32)
+    targets = distilled_targets(labels, 3, teacher, 0.7)
+    assert np.allclose(targets, [[0.44, 0.56, 0.0], [0.07, 0.07, 0.86]])
+    assert np.allclose(targets.sum(axis=1), 1.0)
+    assert np.allclose(distilled_targets(labels, 3, teacher, 1.0), teacher)
+
+
+@needs_har
+def test_a_teacher_trained_on_another_split_is_refused(tmp_path: Path) -> None:
+    data = make_subset(tmp_path / "data", 1)
+    teacher = tmp_path / "teacher"
+    shutil.copytree(BASE, teacher)
+    lines = (BASE / "split.csv").read_text().splitlines()
+    swapped = {"test": "train", "train": "test"}
+    moved = [",".join([*row.split(",")[:-1], swapped.get(row.split(",")[-1], row.split(",")[-1])]) for row in lines[1:]]
+    (teacher / "split.csv").write_text("\n".join([lines[0], *moved]) + "\n")
+    code, output = run_cli(
+        "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
+        "--teacher", str(teacher),
+    )  # fmt: skip
+    assert code == 1 and "--teacher" in output and "differs from the base model's" in output
+    assert "Traceback" not in output and not (tmp_path / "o").exists()
+
+
 @needs_har
 @pytest.mark.slow
 def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp_path: Path) -> None:
@@ -32,7 +59,7 @@ def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp
     out = tmp_path / "whole"
     result = run_cli_json(
         "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(out), "--epochs", "1",
-        "--log-level", "warning",
+        "--teacher", str(BASE), "--teacher-weight", "0.5", "--log-level", "warning",
     )  # fmt: skip
     history = result["val_accuracy"]
     assert len(history) == 2 and result["val"]["accuracy"] == pytest.approx(max(history), abs=1e-3)
@@ -41,7 +68,8 @@ def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp
     for key in ("backbone", "classes", "input_size", "head"):
         assert meta[key] == base_meta[key], key
     assert (out / "split.csv").read_text() == (BASE / "split.csv").read_text()
-    assert "Whole network fine-tuned" in (out / "card.md").read_text()
+    card = (out / "card.md").read_text()
+    assert "Whole network fine-tuned" in card and "distilled from `efficientnet_lite0_har`: targets 0.5" in card
     for name in ("curves.png", "confusion.png", "model-int8.onnx", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
 

@@ -243,6 +243,16 @@ def finetune_whole_command(
             help="Train only this layer and those above it, e.g. block4_conv1 (VGG16 blocks 4-5); default: all."
         ),
     ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Distil from this model folder (e.g. models/ensemble_lite2_vgg16; same split and classes): its "
+            "probabilities on each whole train image become part of the targets."
+        ),
+    ] = None,
+    teacher_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="The teacher's share of each target; the rest is the label.")
+    ] = 0.7,
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write and check the int8 ONNX copy.")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -258,7 +268,8 @@ def finetune_whole_command(
 
     options = WholeFinetuneOptions(
         base=base, data=data, out=out, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        label_smoothing=label_smoothing, seed=seed, int8=int8, train_from=train_from,
+        label_smoothing=label_smoothing, seed=seed, int8=int8, train_from=train_from, teacher=teacher,
+        teacher_weight=teacher_weight,
     )  # fmt: skip
     print_json_or_fail(lambda: finetune_whole(options))
 

@@ -3,8 +3,10 @@
 The cached-feature recipes (:mod:`har_stream.training.trainer`) train only the top blocks and see a few fixed
 views per image. This one decodes and augments every image afresh each epoch (random resized crop, flip, colour,
 sometimes greyscale, blur or JPEG artefacts) and trains the whole network at a low, cosine-decayed learning rate
-with label smoothing; batch normalisation stays in inference mode (small batches on a CPU). The epoch with the
-best val accuracy is kept, so the result can never be worse on val than the base. The output is an ordinary
+with label smoothing; batch normalisation stays in inference mode (small batches on a CPU). With a teacher
+(knowledge distillation, for example an ensemble) the targets mix the label with the teacher's probabilities on
+each train image. The epoch with the best val accuracy is kept, so the result can never be worse on val than the
+base. The output is an ordinary
 model folder (same backbone, head, classes, input size and split), with an int8 copy and a card.
 """
 
@@ -45,6 +47,10 @@ class WholeFinetuneOptions:
     int8: bool = True
     #: Train only this layer and those above it (e.g. ``block4_conv1`` for VGG16's blocks 4-5); None: every layer.
     train_from: str | None = None
+    #: A model folder (e.g. an ensemble) on the same split and classes whose probabilities become soft targets.
+    teacher: Path | None = None
+    #: The teacher's share of each target; the rest is the (smoothed) label.
+    teacher_weight: float = 0.7
     command: str = field(default_factory=lambda: shlex.join(["har-stream", *sys.argv[1:]]))
 
 
@@ -75,11 +81,52 @@ def strong_view(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return np.ascontiguousarray(out)
 
 
-def _augmented_batches(rows: list[LabelledImage], model: Any, n_classes: int, options: WholeFinetuneOptions) -> Any:
+def distilled_targets(
+    labels: np.ndarray, n_classes: int, teacher_probs: np.ndarray | None, weight: float
+) -> np.ndarray:
+    """Training targets (N, classes): the one-hot labels, or with ``teacher_probs`` ``weight`` × the teacher's
+    probabilities + (1 - ``weight``) × the labels (rows sum to 1 either way)."""
+    onehot = np.eye(n_classes, dtype=np.float32)[labels]
+    if teacher_probs is None:
+        return onehot
+    soft = teacher_probs / np.maximum(teacher_probs.sum(axis=1, keepdims=True), 1e-12)
+    return (weight * soft + (1.0 - weight) * onehot).astype(np.float32)
+
+
+def teacher_probabilities(
+    teacher_dir: Path, split_file: Path, classes: tuple[str, ...], rows: list[LabelledImage]
+) -> np.ndarray:
+    """The teacher's probabilities for every train row (NaN rows for unreadable images), classified whole.
+
+    The teacher must share the base model's split (else it may have trained on val or test images, which would
+    leak into the student) and its classes, in order; a :class:`DatasetError` says which differs."""
+    from har_stream.action_model.loading import load_action_model
+    from har_stream.training.dataset import load_split
+    from har_stream.training.evaluation import predict_rows
+
+    own = teacher_dir / "split.csv"
+    if not own.is_file() or load_split(own) != load_split(split_file):
+        raise DatasetError(
+            f"--teacher {teacher_dir}: its split.csv is missing or differs from the base model's; a teacher must "
+            "have been trained on the same split, or val and test images leak into the student"
+        )
+    teacher = load_action_model(teacher_dir, runtime="auto")
+    if tuple(teacher.classes) != classes:
+        raise DatasetError(f"--teacher {teacher_dir}: its classes {list(teacher.classes)} differ from the base's")
+    probs, skipped = predict_rows(teacher, rows)
+    full = np.full((len(rows), len(classes)), np.nan, dtype=np.float32)
+    readable = [i for i in range(len(rows)) if i not in set(skipped)]
+    full[readable] = probs
+    return full
+
+
+def _augmented_batches(
+    rows: list[LabelledImage], model: Any, teacher_probs: np.ndarray | None, options: WholeFinetuneOptions
+) -> Any:
     import keras
 
     class AugmentedImages(keras.utils.PyDataset):
-        """Decoded, augmented and preprocessed train images with one-hot labels, reshuffled every epoch."""
+        """Decoded, augmented and preprocessed train images with their targets, reshuffled every epoch."""
 
         def __init__(self) -> None:
             super().__init__(workers=2, use_multiprocessing=False)
@@ -93,14 +140,17 @@ def _augmented_batches(rows: list[LabelledImage], model: Any, n_classes: int, op
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             chosen = self.order[index * options.batch_size : (index + 1) * options.batch_size]
             rng = np.random.default_rng([options.seed, self.epoch, index])
-            images, labels = [], []
+            images, kept = [], []
             for i in chosen:
                 image = load_bgr(rows[i].path)
                 if image is None:
                     continue
                 images.append(strong_view(image, model.input_size, rng))
-                labels.append(rows[i].class_index)
-            return model._preprocess(np.stack(images)), np.eye(n_classes, dtype=np.float32)[labels]
+                kept.append(i)
+            labels = np.array([rows[i].class_index for i in kept], dtype=np.int64)
+            soft = teacher_probs[kept] if teacher_probs is not None else None
+            targets = distilled_targets(labels, len(model.classes), soft, options.teacher_weight)
+            return model._preprocess(np.stack(images)), targets
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -153,6 +203,15 @@ def finish_model_folder(folder: Path, data: Path, figures: dict[str, Any], int8:
     return meta
 
 
+def _teacher_words(options: WholeFinetuneOptions) -> str:
+    if options.teacher is None:
+        return ""
+    return (
+        f", distilled from `{options.teacher.name}`: targets {options.teacher_weight:g} × its probabilities on the "
+        f"whole train image + {1 - options.teacher_weight:g} × the label"
+    )
+
+
 def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     """Fine-tune, keep the best val epoch, save the model folder (int8 copy, card); return its figures."""
     import keras
@@ -184,7 +243,13 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     for index, layer in enumerate(net.layers):
         tunable = bool(layer.weights) and not isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = tunable and index >= first
-    batches = _augmented_batches(parts["train"], base, len(classes), options)
+    teacher_probs = None
+    if options.teacher is not None:
+        teacher_probs = teacher_probabilities(options.teacher, split_file, classes, parts["train"])
+        y_train = np.array([r.class_index for r in parts["train"]])
+        seen = np.isfinite(teacher_probs).all(axis=1)
+        log.info("teacher accuracy on the train images: %.4f", (teacher_probs[seen].argmax(1) == y_train[seen]).mean())
+    batches = _augmented_batches(parts["train"], base, teacher_probs, options)
     schedule = keras.optimizers.schedules.CosineDecay(options.learning_rate, max(1, options.epochs * len(batches)))
     net.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -222,7 +287,8 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         f"{what} fine-tuned from `{options.base.name}` (every such layer but batch norm, which keeps its "
         f"statistics) on strongly augmented train images decoded afresh each epoch (resized crop 35-100% of the "
         f"area, flip, colour, sometimes greyscale, blur, JPEG), Adam lr {options.learning_rate:.2g} cosine-decayed "
-        f"over {options.epochs} epochs, batch {options.batch_size}, label smoothing {options.label_smoothing}; "
+        f"over {options.epochs} epochs, batch {options.batch_size}, label smoothing {options.label_smoothing}"
+        f"{_teacher_words(options)}; "
         f"val accuracy per epoch {[round(v, 4) for v in history['val_accuracy']]} (epoch 0: the base), kept "
         f"epoch {best_epoch}.",
     ]
