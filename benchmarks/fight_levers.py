@@ -37,6 +37,7 @@ from fusion_cv import cv_setup, load_traces  # noqa: E402
 
 from har_stream.classification.crops import crop_people  # noqa: E402
 from har_stream.clips import LabelledClip  # noqa: E402
+from har_stream.geometry import box_gaps  # noqa: E402
 from har_stream.temporal.dataset import Windows, fighting_tracks  # noqa: E402
 from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
 from har_stream.training.background import NEAR_GAP, QUIET_LABELS  # noqa: E402
@@ -104,8 +105,7 @@ def pair_crops(clips: list[LabelledClip], harvest: Path) -> tuple[list[tuple], n
                 for b in sel[a_pos + 1 :]:
                     box_a, box_b = tracks.box[a], tracks.box[b]
                     height = max(box_a[3] - box_a[1], box_b[3] - box_b[1], 1.0)
-                    dx = max(0.0, box_b[0] - box_a[2], box_a[0] - box_b[2])
-                    dy = max(0.0, box_b[1] - box_a[3], box_a[1] - box_b[3])
+                    dx, dy = box_gaps(box_a, box_b)
                     if max(dx, dy) > NEAR_GAP * height:
                         continue
                     ids = tuple(sorted((int(tracks.track_id[a]), int(tracks.track_id[b]))))

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from fusion_cv import cv_setup  # noqa: E402
 
 from har_stream.clips import LabelledClip  # noqa: E402
+from har_stream.geometry import box_gaps  # noqa: E402
 from har_stream.temporal.dataset import SAMPLE_EVERY_S, fighting_tracks  # noqa: E402
 from har_stream.temporal.features import MIN_KEYPOINT_CONF, WINDOW_S  # noqa: E402
 from har_stream.temporal.training import NEAR_GAP_FEATURE, deconfounded, track_scores  # noqa: E402
@@ -61,8 +62,7 @@ def _neighbour(boxes: np.ndarray, i: int) -> np.ndarray:
     x1, y1, x2, y2 = boxes[i]
     h = max(1.0, y2 - y1)
     others = np.delete(boxes, i, axis=0)
-    dx = np.maximum(0, np.maximum(others[:, 0] - x2, x1 - others[:, 2]))
-    dy = np.maximum(0, np.maximum(others[:, 1] - y2, y1 - others[:, 3]))
+    dx, dy = box_gaps(boxes[i], others)
     j = int(np.argmin(np.hypot(dx, dy)))
     offset = (np.array([(others[j, 0] + others[j, 2]) / 2 - (x1 + x2) / 2, others[j, 3] - y2])) / h
     return np.array([min(3.0, np.hypot(dx[j], dy[j]) / h), *np.clip(offset, -3, 3), 1.0], np.float32)

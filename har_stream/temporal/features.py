@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from har_stream.geometry import box_gaps
+
 WINDOW_S = 1.0
 MIN_KEYPOINT_CONF = 0.3
 MIN_PERSON_PX = 40.0
@@ -118,9 +120,7 @@ class TrackHistory:
 
 
 def _gap_and_iou(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    dx = np.maximum(0, np.maximum(others[:, 0] - box[2], box[0] - others[:, 2]))
-    dy = np.maximum(0, np.maximum(others[:, 1] - box[3], box[1] - others[:, 3]))
-    gap = np.hypot(dx, dy)
+    gap = np.hypot(*box_gaps(box, others))
     iw = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
     ih = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
     inter = iw * ih

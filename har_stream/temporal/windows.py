@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from har_stream.geometry import box_gaps
 from har_stream.temporal.features import (
     ALL_FEATURE_NAMES,
     FEATURE_NAMES,
@@ -125,10 +126,6 @@ class TrackWindows:
 
 def _nearest(boxes: np.ndarray) -> np.ndarray:
     """Index of each box's nearest other box (by gap between the boxes)."""
-    b = boxes[:, None, :]
-    o = boxes[None, :, :]
-    dx = np.maximum(0, np.maximum(o[..., 0] - b[..., 2], b[..., 0] - o[..., 2]))
-    dy = np.maximum(0, np.maximum(o[..., 1] - b[..., 3], b[..., 1] - o[..., 3]))
-    gap = np.hypot(dx, dy)
+    gap = np.hypot(*box_gaps(boxes[:, None, :], boxes[None, :, :]))
     np.fill_diagonal(gap, np.inf)
     return np.argmin(gap, axis=1)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_stream.geometry import box_gaps
 from har_stream.training.harvest import ClipTracks
 
 WALKING_SPEED = 0.12
@@ -69,11 +70,10 @@ def near_someone(tracks: ClipTracks, row: int) -> bool:
     same = np.flatnonzero((tracks.frame == tracks.frame[row]) & (np.arange(len(tracks.frame)) != row))
     if len(same) == 0:
         return False
-    x1, y1, x2, y2 = tracks.box[row]
-    gap = NEAR_GAP * max(1.0, y2 - y1)
+    box = tracks.box[row]
+    gap = NEAR_GAP * max(1.0, box[3] - box[1])
     others = tracks.box[same]
-    dx = np.maximum(0, np.maximum(others[:, 0] - x2, x1 - others[:, 2]))
-    dy = np.maximum(0, np.maximum(others[:, 1] - y2, y1 - others[:, 3]))
+    dx, dy = box_gaps(box, others)
     return bool(((dx <= gap) & (dy <= gap)).any())
 
 
