@@ -19,6 +19,7 @@ from har_stream.training.clip_commands import (
     train_temporal_command,
 )
 from har_stream.training.commands import (
+    average_weights_command,
     choose_input_size_command,
     evaluate_command,
     finetune_whole_command,
@@ -612,6 +613,7 @@ app.command("train")(train_command)
 app.command("finetune-whole")(finetune_whole_command)
 app.command("choose-input-size")(choose_input_size_command)
 app.command("make-ensemble")(make_ensemble_command)
+app.command("average-weights")(average_weights_command)
 app.command("evaluate")(evaluate_command)
 app.command("pose-ablation")(pose_ablation_command)
 app.command("quantize-classifier")(quantize_classifier_command)
