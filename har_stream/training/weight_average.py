@@ -104,9 +104,9 @@ def _check(options: WeightAverageOptions) -> list[dict[str, Any]]:
 def average_weights(options: WeightAverageOptions) -> dict[str, Any]:
     """Score every candidate mix on val, keep the best, write the model folder; return the figures."""
     from har_stream.action_model.loading import load_action_model, save_model_folder
-    from har_stream.training.metrics import classification_report, headline_figures, log_loss
+    from har_stream.training.metrics import log_loss
     from har_stream.training.reports import write_card
-    from har_stream.training.whole_finetune import finish_model_folder, scored
+    from har_stream.training.whole_finetune import figures_as_saved, finish_model_folder, scored
 
     metas = _check(options)
     mixes = candidate_mixes(len(options.models), options.mixes)
@@ -126,8 +126,6 @@ def average_weights(options: WeightAverageOptions) -> dict[str, Any]:
             best_index, best_key = index, (accuracy, -loss)
     chosen = mixes[best_index]
     target.keras_model.set_weights(averaged(weight_lists, chosen))
-    classes = tuple(metas[0]["classes"])
-    figures = {name: classification_report(*scored(target, parts[name]), classes) for name in ("val", "test")}
 
     names = [folder.name for folder in options.models]
     recipe_mix = " + ".join(f"{w:.2f} × `{n}`" for w, n in zip(chosen, names, strict=True))
@@ -145,7 +143,6 @@ def average_weights(options: WeightAverageOptions) -> dict[str, Any]:
         recipe=recipe,
         command=options.command,
         weight_average={"models": names, "chosen": [round(w, 4) for w in chosen], "by_mix": by_mix},
-        figures=headline_figures(figures),
     )
     for key in ("trained_layers", "saved", "int8", "latency_ms_per_crop", "format", "input_size_choice"):
         meta.pop(key, None)
@@ -156,6 +153,7 @@ def average_weights(options: WeightAverageOptions) -> dict[str, Any]:
     trained = [layer.name for layer in net.layers if layer.weights and layer.name in any_trained]
     save_model_folder(options.out, net, meta, trained, {name for name in trained if not name.startswith("head_")})
     shutil.copyfile(options.models[0] / "split.csv", options.out / "split.csv")
+    figures = figures_as_saved(options.out, parts, tuple(metas[0]["classes"]))
     full = finish_model_folder(options.out, options.data, figures, options.int8)
     write_card(options.out, full, figures)
     return {"chosen": list(chosen), "by_mix": by_mix, **full["figures"]}

@@ -185,6 +185,19 @@ def write_plots(
     plot_confusion(np.array(test["confusion_matrix"]), classes, folder / "confusion.png", title)
 
 
+def figures_as_saved(folder: Path, parts: dict[str, list[LabelledImage]], classes: tuple[str, ...]) -> dict[str, Any]:
+    """Val and test reports of the model folder as saved (its backbone stored in float16, so a few images may
+    differ from the network in memory), also written to its ``model.json`` figures."""
+    from har_stream.action_model.loading import load_action_model
+    from har_stream.training.metrics import classification_report, headline_figures
+
+    saved = load_action_model(folder, "keras")
+    figures = {name: classification_report(*scored(saved, parts[name]), classes) for name in ("val", "test")}
+    meta = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**meta, "figures": headline_figures(figures)}, indent=2) + "\n")
+    return figures
+
+
 def finish_model_folder(folder: Path, data: Path, figures: dict[str, Any], int8: bool) -> dict[str, Any]:
     """Time the saved folder on Keras, make and time its int8 copy (unless ``int8`` is False), write
     ``metrics.json``; return ``model.json`` with the latency and int8 figures added (and written)."""
@@ -218,7 +231,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
 
     from har_stream.action_model.ensemble import ENSEMBLE_KEY
     from har_stream.action_model.loading import load_action_model, read_meta, save_model_folder
-    from har_stream.training.metrics import classification_report, headline_figures, log_loss
+    from har_stream.training.metrics import log_loss
     from har_stream.training.reports import write_card
 
     keras.utils.set_random_seed(options.seed)
@@ -279,7 +292,6 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         if acc > best_acc:
             best_acc, best_weights, best_epoch = acc, net.get_weights(), epoch
     net.set_weights(best_weights)
-    figures = {name: classification_report(*scored(base, parts[name]), classes) for name in ("val", "test")}
     trained = [layer.name for layer in net.layers if layer.weights]
     what = f"Layers from `{options.train_from}` up" if options.train_from else "Whole network"
     steps = [
@@ -296,7 +308,6 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
         name=options.out.name,
         recipe={"name": "whole fine-tune", "steps": steps, "histories": [{**history, "stage": "whole"}]},
         command=options.command,
-        figures=headline_figures(figures),
     )
     for key in ("trained_layers", "saved", "int8", "latency_ms_per_crop", "format"):
         meta.pop(key, None)
@@ -304,6 +315,7 @@ def finetune_whole(options: WholeFinetuneOptions) -> dict[str, Any]:
     half = {name for name in trained if not name.startswith("head_")}
     save_model_folder(folder, net, meta, trained, half_precision_layers=half)
     shutil.copyfile(options.base / "split.csv", folder / "split.csv")
+    figures = figures_as_saved(folder, {name: parts[name] for name in ("val", "test")}, classes)
     full = finish_model_folder(folder, options.data, figures, options.int8)
     write_plots(folder, list(classes), history, best_epoch, figures["test"])
     write_card(folder, full, figures)
