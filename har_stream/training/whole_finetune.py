@@ -5,8 +5,8 @@ views per image. This one decodes and augments every image afresh each epoch (ra
 sometimes greyscale, blur or JPEG artefacts) and trains the whole network at a low, cosine-decayed learning rate
 with label smoothing; batch normalisation stays in inference mode (small batches on a CPU). With a teacher
 (knowledge distillation, for example an ensemble) the targets mix the label with the teacher's probabilities on
-each train image. The epoch with the best val accuracy is kept, so the result can never be worse on val than the
-base. The output is an ordinary
+each train image. The epoch with the best val accuracy is kept, so the result is never worse on val than the base
+(up to the float16 rounding of the saved backbone, whose figures the card reports). The output is an ordinary
 model folder (same backbone, head, classes, input size and split), with an int8 copy and a card.
 """
 
