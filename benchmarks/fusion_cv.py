@@ -1,7 +1,7 @@
 """Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
 
     .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_whole]
-        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json]
+        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json] [--cctv-weight 1]
 
 For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
 open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
@@ -110,8 +110,15 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
         default=REPO / "models" / "efficientnet_lite2_whole",
         help="model folder whose backbone each fold's open-set classifier keeps (as train-open-set --base)",
     )
+    parser.add_argument(
+        "--cctv-weight",
+        type=float,
+        default=1.0,
+        help="weight of CCTV crops against photos in each fold's open-set head (as train-open-set --cctv-weight)",
+    )
     args = parser.parse_args()
-    args.work = args.work or REPO / "out" / "fusion_cv" / args.base.name
+    suffix = "" if args.cctv_weight == 1.0 else f"_cctv{args.cctv_weight:g}"
+    args.work = args.work or REPO / "out" / "fusion_cv" / f"{args.base.name}{suffix}"
     logging.basicConfig(level=logging.WARNING)
     clips = read_clip_labels(args.clips)
     split = load_clip_split(REPO / "models" / "cctv_split.csv")
@@ -140,6 +147,7 @@ def main() -> None:
                 out=work / "classifier",
                 exclude_groups=frozenset(held),
                 cctv_all_train=True,
+                cctv_weight=args.cctv_weight,
             )
         )
         train_temporal(pool, args.harvest, fold_split, work / "temporal", final_parts=("train",))
