@@ -66,7 +66,7 @@ def write_temporal_card(folder: Path) -> Path:
         ]
     tried = meta.get("levers_tried")
     if tried:
-        scripts = "benchmarks/fight_levers.py, benchmarks/sequence_lever.py"
+        scripts = "benchmarks/fight_levers.py, benchmarks/sequence_lever.py, benchmarks/fusion_cv.py --cctv-weight"
         lines += ["", f"## Levers tried and not adopted (cross-validation, {scripts})"]
         lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
