@@ -34,7 +34,7 @@ from har_stream.action_model.loading import load_action_model  # noqa: E402
 from har_stream.action_model.onnx_runtime import OnnxActionModel, export_onnx, quantize_int8  # noqa: E402
 from har_stream.actions import ACTIONS  # noqa: E402
 from har_stream.training.dataset import load_split, read_labels  # noqa: E402
-from har_stream.training.int8 import _crops  # noqa: E402
+from har_stream.training.int8 import whole_image_crops  # noqa: E402
 
 
 def predict(model, crops: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ def main() -> None:
     rows = read_labels(args.data)
     train = [r for r in rows if split.get(r.filename) == "train"]
     val = [r for r in rows if split.get(r.filename) == "val"]
-    val_crops, val_labels = _crops(val, model.input_size)
+    val_crops, val_labels = whole_image_crops(val, model.input_size)
     columns = [model.classes.index(a) for a in ACTIONS]
     reference = predict(model, val_crops)
     truth = val_labels  # indices into ACTIONS
@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         float_model = export_onnx(model.keras_model, model.input_size, Path(tmp) / "model.onnx")
         for count in (int(c) for c in args.counts.split(",")):
-            calibration, _ = _crops([train[i] for i in sorted(order[:count])], model.input_size)
+            calibration, _ = whole_image_crops([train[i] for i in sorted(order[:count])], model.input_size)
             for method in tqdm(args.methods.split(","), desc=f"{count} calibration images", unit="method"):
                 started = time.time()
                 out = Path(tmp) / f"{method}_{count}.onnx"

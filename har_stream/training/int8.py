@@ -11,7 +11,8 @@ from har_stream.action_model.preprocess import square_resize
 from har_stream.training.dataset import LabelledImage, load_bgr, load_split, read_labels
 
 
-def _crops(rows: list[LabelledImage], size: int) -> tuple[np.ndarray, np.ndarray]:
+def whole_image_crops(rows: list[LabelledImage], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every readable image of ``rows`` whole, squared to ``size`` as served, with its class index."""
     crops, labels = [], []
     for row in rows:
         image = load_bgr(row.path)
@@ -42,8 +43,8 @@ def quantize_model_folder(
         train = [rows[i] for i in order[:calibration]]
         held_out = [rows[i] for i in order[calibration:]]
     pick = lambda items, n: [items[i] for i in sorted(rng.permutation(len(items))[:n])]  # noqa: E731
-    calibration_crops, _ = _crops(pick(train, calibration), model.input_size)
-    check_crops, check_labels = _crops(pick(held_out, check), model.input_size)
+    calibration_crops, _ = whole_image_crops(pick(train, calibration), model.input_size)
+    check_crops, check_labels = whole_image_crops(pick(held_out, check), model.input_size)
     return write_int8_model(model, calibration_crops, check_crops, check_labels)
 
 

@@ -80,6 +80,8 @@ def _check(options: WeightAverageOptions) -> list[dict[str, Any]]:
         raise DatasetError("average-weights needs --model at least twice")
     metas = [read_meta(folder) for folder in options.models]
     first = metas[0]
+    first_split = options.models[0] / "split.csv"
+    shared_split = load_split(first_split) if first_split.is_file() else None
     for folder, meta in zip(options.models, metas, strict=True):
         if ENSEMBLE_KEY in meta:
             raise DatasetError(f"{folder} is an ensemble: average its members' weights, not the ensemble's")
@@ -91,7 +93,7 @@ def _check(options: WeightAverageOptions) -> list[dict[str, Any]]:
             )
         if not (folder / "split.csv").is_file():
             raise DatasetError(f"{folder} has no split.csv: the mix is chosen on the models' shared val split")
-        if load_split(folder / "split.csv") != load_split(options.models[0] / "split.csv"):
+        if load_split(folder / "split.csv") != shared_split:
             raise DatasetError(
                 f"{folder}/split.csv differs from {options.models[0]}'s: every model must have been trained on the "
                 "same split, or test images of one are train images of another"

@@ -115,7 +115,8 @@ def teacher_probabilities(
         raise DatasetError(f"--teacher {teacher_dir}: its classes {list(teacher.classes)} differ from the base's")
     probs, skipped = predict_rows(teacher, rows)
     full = np.full((len(rows), len(classes)), np.nan, dtype=np.float32)
-    readable = [i for i in range(len(rows)) if i not in set(skipped)]
+    left_out = set(skipped)
+    readable = [i for i in range(len(rows)) if i not in left_out]
     full[readable] = probs
     return full
 
