@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_whole]
         [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json] [--cctv-weight 1]
 
+A fold whose ``classifier`` folder exists keeps it (the open-set head does not depend on the temporal model):
+to measure a new temporal model, delete the folds' ``traces.npz`` and ``temporal`` and run again.
+
 For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
 open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
 fold's clips, and keep every person's image score and motion score per frame. Then, over all folds' clips, score
@@ -31,6 +34,7 @@ from har_stream.video_eval.metrics import auroc  # noqa: E402
 from har_stream.video_eval.runner import build_pipeline  # noqa: E402
 
 ACTIONS = ("fighting", "running")
+log = logging.getLogger("fusion_cv")
 
 
 def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, np.ndarray]]:
@@ -139,17 +143,20 @@ def main() -> None:
             continue
         fold_split = {c.file: ("test" if c.group in held else "train") if c.file in split else "" for c in clips}
         fold_split = {f: p for f, p in fold_split.items() if split.get(f) in ("train", "val")}
-        train_open_set(
-            OpenSetOptions(
-                base=args.base,
-                data=REPO.parent / "shared" / "data" / "har",
-                harvest=args.harvest,
-                out=work / "classifier",
-                exclude_groups=frozenset(held),
-                cctv_all_train=True,
-                cctv_weight=args.cctv_weight,
+        if (work / "classifier" / "model.json").is_file():
+            log.info("fold %d: keeping its classifier in %s (delete it to retrain)", k, work / "classifier")
+        else:
+            train_open_set(
+                OpenSetOptions(
+                    base=args.base,
+                    data=REPO.parent / "shared" / "data" / "har",
+                    harvest=args.harvest,
+                    out=work / "classifier",
+                    exclude_groups=frozenset(held),
+                    cctv_all_train=True,
+                    cctv_weight=args.cctv_weight,
+                )
             )
-        )
         train_temporal(pool, args.harvest, fold_split, work / "temporal", final_parts=("train",))
         fold_traces = traces_of([c for c in pool if c.group in held], work / "classifier", work / "temporal")
         np.savez(cached, traces=np.array(fold_traces, dtype=object))

@@ -1,10 +1,17 @@
-"""Cost of the temporal stage per track update, on the crowded concourse footage (about 34 people a frame).
+"""Cost of the temporal stage per track update, on the crowded concourse footage (about 34 people a frame) or
+any other video.
 
     .venv/bin/python benchmarks/temporal_cost.py [--frames 120] [--json benchmarks/video/temporal_cost.json]
+    .venv/bin/python benchmarks/temporal_cost.py --video ../shared/videos/cctv/surv_fi015.mp4 --imgsz 640
 
 Detects and tracks the frames first (not timed), then times the temporal stage alone over them, with every
-person re-scored on every frame (every_n_frames 1: the worst case) and with the default staggering. Reports
-milliseconds per frame and per track update (window features + ONNX trees + fusion, divided by the updates).
+person re-scored on every frame (every_n_frames 1: the worst case) and with the default staggering, each with
+the optical flow on and off (interleaved rounds, medians), so the flow's share is measured side by side. Reports
+milliseconds per frame, per person and frame (each track's history grows, with its optical flow, on every
+frame), and per track update (a track's window scored: everything the stage did, divided by the windows
+scored).
+People under 40 px tall (most of the concourse) get no optical flow, so a clip of large people is the costly
+case for the flow.
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -23,9 +33,29 @@ from har_stream.config import TemporalConfig, TrackerConfig, load_config  # noqa
 from har_stream.detection.detector import PersonDetector  # noqa: E402
 from har_stream.frame import FrameRecord  # noqa: E402
 from har_stream.sources import open_source  # noqa: E402
-from har_stream.temporal.model import load_temporal_model  # noqa: E402
+from har_stream.temporal.flow import FLOW_STATS  # noqa: E402
+from har_stream.temporal.model import TemporalModel, load_temporal_model  # noqa: E402
 from har_stream.temporal.stage import TemporalStage  # noqa: E402
 from har_stream.tracking.tracker import PersonTracker  # noqa: E402
+
+
+def _no_flow(image: np.ndarray, t: float, boxes: np.ndarray, index: int, track_ids: object = None) -> np.ndarray:
+    return np.full((len(boxes), len(FLOW_STATS)), np.nan, np.float32)
+
+
+def time_stage(model: TemporalModel | None, every: int, records: list, flow: bool) -> tuple[float, int]:
+    """Seconds the stage takes over copies of ``records``, and the track windows it scored; ``flow`` False:
+    the optical flow is not computed (its features are NaN), to see its share of the cost."""
+    stage = TemporalStage(model, TemporalConfig(every_n_frames=every))
+    if not flow:
+        stage.flow = _no_flow  # type: ignore[assignment]
+    work = [copy.copy(r) for r in records]
+    for r, original in zip(work, records, strict=True):
+        r.detections = copy.deepcopy(original.detections)
+    start = time.perf_counter()
+    for record in work:
+        stage(record)
+    return time.perf_counter() - start, stage.updates
 
 
 def main() -> None:
@@ -33,9 +63,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi")
     parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--imgsz", type=int, default=1280, help="detector input size")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    config = load_config(None, {"detector": {"imgsz": 1280}})
+    config = load_config(None, {"detector": {"imgsz": args.imgsz}})
     detector = PersonDetector(config.detector)
     source = open_source(str(args.video), config.source)
     tracker = PersonTracker(TrackerConfig(), frame_rate=source.info.fps or 25.0)
@@ -48,25 +80,31 @@ def main() -> None:
             break
     source.close()
     model = load_temporal_model("default")
+    people = sum(len(r.detections) for r in records)
     result = {
         "video": args.video.name,
+        "imgsz": args.imgsz,
         "frames": len(records),
-        "people_per_frame": round(sum(len(r.detections) for r in records) / len(records), 1),
+        "people_per_frame": round(people / len(records), 1),
     }
     for every in (1, TemporalConfig().every_n_frames):  # worst case, then the default
-        stage = TemporalStage(model, TemporalConfig(every_n_frames=every))
-        work = [copy.copy(r) for r in records]
-        for r, original in zip(work, records, strict=True):
-            r.detections = copy.deepcopy(original.detections)
-        start = time.perf_counter()
-        for record in work:
-            stage(record)
-        elapsed = time.perf_counter() - start
-        result[f"every_{every}_frames"] = {
-            "ms_per_frame": round(elapsed * 1000 / len(work), 2),
-            "updates": stage.updates,
-            "ms_per_track_update": round(elapsed * 1000 / max(stage.updates, 1), 3),
-        }
+        runs: dict[str, list[tuple[float, int]]] = {"flow_on": [], "flow_off": []}
+        for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
+            for key in runs:
+                runs[key].append(time_stage(model, every, records, flow=key == "flow_on"))
+        entry = {}
+        for key, timings in runs.items():
+            elapsed = statistics.median(t for t, _ in timings)
+            updates = timings[0][1]
+            entry[key] = {
+                "ms_per_frame": round(elapsed * 1000 / len(records), 2),
+                "ms_per_person_frame": round(elapsed * 1000 / max(people, 1), 3),
+                "updates": updates,
+                "ms_per_track_update": round(elapsed * 1000 / max(updates, 1), 3),
+            }
+        on, off = entry["flow_on"]["ms_per_frame"], entry["flow_off"]["ms_per_frame"]
+        entry["flow_share_of_stage"] = round(1 - off / on, 3)
+        result[f"every_{every}_frames"] = entry
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

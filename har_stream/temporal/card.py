@@ -36,7 +36,9 @@ def write_temporal_card(folder: Path) -> Path:
         + ", ".join(f"`{n}`" for n in ALL_FEATURE_NAMES)
         + ".",
         "Keypoints below confidence 0.3 count as missing and their features are NaN (the trees learned a branch "
-        "for missing values); people under 40 px tall get no limb features.",
+        "for missing values); people under 40 px tall get no limb or flow features. The `flow_*` features are "
+        "dense optical flow (Farneback) in and beside the person's box between consecutive frames, with the "
+        "region's median flow (the body's translation) taken out (see `har_stream/temporal/flow.py`).",
         "",
         "## Model",
         f"- {meta['model']}, exported to ONNX (`<action>.onnx`), run on ONNX Runtime in the pipeline.",
@@ -66,8 +68,11 @@ def write_temporal_card(folder: Path) -> Path:
         ]
     tried = meta.get("levers_tried")
     if tried:
-        scripts = "benchmarks/fight_levers.py, benchmarks/sequence_lever.py, benchmarks/fusion_cv.py --cctv-weight"
-        lines += ["", f"## Levers tried and not adopted (cross-validation, {scripts})"]
+        scripts = (
+            "benchmarks/fight_levers.py, benchmarks/sequence_lever.py, benchmarks/fusion_cv.py --cctv-weight, "
+            "benchmarks/flow_lever.py"
+        )
+        lines += ["", f"## Levers tried, one adopted (cross-validation, {scripts})"]
         lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
     if cost:

@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from har_stream.temporal.features import ALL_FEATURE_NAMES
+from har_stream.temporal.flow import FLOW_STATS, SPEED_STATS
 from har_stream.temporal.windows import TrackWindows
 from har_stream.training.background import QUIET_LABELS, WALKING_SPEED, near_someone
 from har_stream.training.harvest import ClipTracks
 
 SAMPLE_EVERY_S = 0.1
+_FLOW_SPEEDS = [FLOW_STATS.index(name) for name in SPEED_STATS]
 SPEED_UPS = (2.0, 3.0)
 STRETCH = 4.0
 
@@ -64,7 +66,9 @@ def replay(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feed a clip's tracks frame by frame through :class:`TrackWindows`; sample every track's window features
     every ``SAMPLE_EVERY_S``. ``time_scale`` > 1 plays the clip faster; ``stretch`` > 1 multiplies how far each
-    person's box and keypoints travel from where the track started (limbs keep their own motion)."""
+    person's box and keypoints travel from where the track started (limbs keep their own motion). The flow
+    statistics that are speeds scale with ``time_scale``; a stretch leaves them as they are (the flow's median,
+    the body's translation, is taken out of them)."""
     windows = TrackWindows()
     rows, ids, times = [], [], []
     origin: dict[int, np.ndarray] = {}
@@ -76,13 +80,15 @@ def replay(
         boxes = tracks.box[sel].copy()
         keypoints = tracks.keypoints[sel].copy()
         patches = tracks.patch[sel]
+        flows = tracks.flow[sel].copy()
+        flows[:, _FLOW_SPEEDS] *= time_scale
         if stretch != 1.0:
             for j, tid in enumerate(track_ids):
                 centre = np.array([(boxes[j, 0] + boxes[j, 2]) / 2, boxes[j, 3]])
                 shift = (stretch - 1.0) * (centre - origin.setdefault(int(tid), centre))
                 boxes[j] += np.tile(shift, 2)
                 keypoints[j, :, :2] += shift
-        windows.update(t, track_ids, boxes, keypoints, patches)
+        windows.update(t, track_ids, boxes, keypoints, patches, flows)
         if t < next_sample:
             continue
         next_sample = t + SAMPLE_EVERY_S

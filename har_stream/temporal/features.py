@@ -1,11 +1,12 @@
 """Per-track window features for the temporal model: how a person's body, limbs and neighbours moved over the
-last second, from the boxes and 17 pose keypoints the detector and tracker already give.
+last second, from the boxes and 17 pose keypoints the detector and tracker already give, the person's grey
+appearance patch and the dense optical flow in and beside their box (:mod:`har_stream.temporal.flow`).
 
 Everything is normalised by the person's box height (so it does not depend on resolution or distance) and by
 time in seconds (so it does not depend on the frame rate). Keypoints seen with confidence below
 ``MIN_KEYPOINT_CONF`` count as missing: features that need them are NaN, which the tree model treats as
 "not seen" (it learned what to do when they are missing), and the share of limbs seen is itself a feature.
-People shorter than ``MIN_PERSON_PX`` get no limb features at all (their keypoints are guesses).
+People shorter than ``MIN_PERSON_PX`` get no limb or flow features at all (their keypoints are guesses).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from har_stream.geometry import box_gaps
+from har_stream.temporal.flow import FLOW_STATS
 
 WINDOW_S = 1.0
 MIN_KEYPOINT_CONF = 0.3
@@ -56,6 +58,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "deform_std",
     "deform_upper_mean",  # ... in the upper and lower half of the box
     "deform_lower_mean",
+    # dense optical flow in and around the box (har_stream/temporal/flow.py), over the window's frames
+    *(f"{stat}_{agg}" for stat in FLOW_STATS for agg in ("mean", "max", "std")),
+    "flow_change",  # mean frame-to-frame change of flow_mean (jerky motion), box heights per second
 )
 
 #: Features of the nearest other person (within one box height; NaN when nobody is that close), appended by
@@ -86,6 +91,19 @@ class _Frame:
     box: np.ndarray
     keypoints: np.ndarray
     patch: np.ndarray | None
+    flow: np.ndarray | None
+
+
+@dataclass
+class Window:
+    """One track's last ``window_s`` seconds: times (n,), boxes (n, 4), keypoints (n, 17, 3), appearance
+    patches (n, h, w) or None, flow statistics (n, len(FLOW_STATS)) or None."""
+
+    times: np.ndarray
+    boxes: np.ndarray
+    keypoints: np.ndarray
+    patches: np.ndarray | None
+    flows: np.ndarray | None
 
 
 @dataclass
@@ -95,27 +113,37 @@ class TrackHistory:
     keep_s: float = WINDOW_S + 0.25
     frames: collections.deque[_Frame] = field(default_factory=collections.deque)
 
-    def add(self, t: float, box: np.ndarray, keypoints: np.ndarray, patch: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        t: float,
+        box: np.ndarray,
+        keypoints: np.ndarray,
+        patch: np.ndarray | None = None,
+        flow: np.ndarray | None = None,
+    ) -> None:
         """Append one observation and drop the ones older than ``keep_s``."""
-        self.frames.append(_Frame(t, np.asarray(box, dtype=np.float32), np.asarray(keypoints, dtype=np.float32), patch))
+        box = np.asarray(box, dtype=np.float32)
+        self.frames.append(_Frame(t, box, np.asarray(keypoints, dtype=np.float32), patch, flow))
         while self.frames and t - self.frames[0].t > self.keep_s:
             self.frames.popleft()
 
-    def window(
-        self, t: float, window_s: float = WINDOW_S
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """Times (n,), boxes (n, 4), keypoints (n, 17, 3) and patches (n, h, w) or None, within ``window_s``."""
+    def window(self, t: float, window_s: float = WINDOW_S) -> Window:
+        """The observations within ``window_s`` of ``t``."""
         chosen = [f for f in self.frames if t - f.t <= window_s + 1e-6]
         if not chosen:
-            return np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32), None
-        patches = None
+            return Window(np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32), None, None)
+        patches = flows = None
         if all(f.patch is not None for f in chosen):
             patches = np.stack([f.patch for f in chosen])  # type: ignore[misc]
-        return (
+        if any(f.flow is not None for f in chosen):
+            missing = np.full(len(FLOW_STATS), np.nan, np.float32)
+            flows = np.stack([f.flow if f.flow is not None else missing for f in chosen])
+        return Window(
             np.array([f.t for f in chosen]),
             np.stack([f.box for f in chosen]),
             np.stack([f.keypoints for f in chosen]),
             patches,
+            flows,
         )
 
 
@@ -143,19 +171,21 @@ def window_features(
     other_velocities: np.ndarray,
     patches: np.ndarray | None = None,
     window_s: float = WINDOW_S,
+    flows: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The feature vector (see :data:`FEATURE_NAMES`) of one track's window, or None with too few frames.
 
     ``others``: the other people's boxes on the newest frame (M, 4); ``other_velocities``: their bottom-centre
     velocities in pixels per second (M, 2); ``patches``: the person's :func:`motion_patch` per frame (None:
-    appearance features are NaN). "Limbs inside another's box" compares every frame of the window with
-    the others' newest boxes.
+    appearance features are NaN); ``flows``: the person's flow statistics per frame
+    (:func:`~har_stream.temporal.flow.people_flow`; None or NaN rows: flow features are NaN). "Limbs inside
+    another's box" compares every frame of the window with the others' newest boxes.
     """
     if len(times) < MIN_WINDOW_FRAMES:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (limbs never seen) are NaN features
-        return _features(times, boxes, keypoints, frame_height, others, other_velocities, patches, window_s)
+        return _features(times, boxes, keypoints, frame_height, others, other_velocities, patches, window_s, flows)
 
 
 def _features(
@@ -167,6 +197,7 @@ def _features(
     other_velocities: np.ndarray,
     patches: np.ndarray | None,
     window_s: float,
+    flows: np.ndarray | None,
 ) -> np.ndarray:
     f = dict.fromkeys(FEATURE_NAMES, float("nan"))
     duration = max(float(times[-1] - times[0]), 1e-3)
@@ -231,6 +262,8 @@ def _features(
         f["limbs_in_other_box"] = _limbs_inside(keypoints, seen, others)
     if patches is not None and h >= MIN_PERSON_PX / 2:
         f.update(_deformation(patches, times))
+    if flows is not None and h >= MIN_PERSON_PX:
+        f.update(_flow_summary(flows))
     return np.array([f[name] for name in FEATURE_NAMES], dtype=np.float32)
 
 
@@ -249,6 +282,22 @@ def _deformation(patches: np.ndarray, times: np.ndarray) -> dict[str, float]:
         "deform_upper_mean": float((diff[:, :half].mean(axis=(1, 2)) / steps).mean()),
         "deform_lower_mean": float((diff[:, half:].mean(axis=(1, 2)) / steps).mean()),
     }
+
+
+def _flow_summary(flows: np.ndarray) -> dict[str, float]:
+    """Mean, max and spread over the window of each per-frame flow statistic, and how jerky ``flow_mean`` is."""
+    seen = flows[np.isfinite(flows[:, 0])]
+    if len(seen) < 2:
+        return {}
+    columns = np.ascontiguousarray(seen.T)  # one row per statistic: reduced as 1-D arrays are, same rounding
+    if np.isnan(columns).any():  # a margin that was not in the frame: leave it out, not the frame
+        mean, top, spread = np.nanmean(columns, axis=1), np.nanmax(columns, axis=1), np.nanstd(columns, axis=1)
+    else:
+        mean, top, spread = columns.mean(axis=1), columns.max(axis=1), columns.std(axis=1)
+    out = {"flow_change": float(np.abs(np.diff(seen[:, 0])).mean())}
+    for k, stat in enumerate(FLOW_STATS):
+        out[f"{stat}_mean"], out[f"{stat}_max"], out[f"{stat}_std"] = float(mean[k]), float(top[k]), float(spread[k])
+    return out
 
 
 def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:

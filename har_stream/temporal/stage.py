@@ -14,7 +14,8 @@ import numpy as np
 
 from har_stream.config.schema import TemporalConfig
 from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, KEYPOINTS, MOTION_SCORES, FrameRecord
-from har_stream.temporal.features import motion_patch
+from har_stream.temporal.features import MIN_PERSON_PX, motion_patch
+from har_stream.temporal.flow import FrameFlow
 from har_stream.temporal.model import TemporalModel
 from har_stream.temporal.windows import TrackWindows
 
@@ -26,6 +27,7 @@ class TemporalStage:
         self.model = model
         self.config = config
         self.windows = TrackWindows()
+        self.flow = FrameFlow(MIN_PERSON_PX)
         self._state: dict[int, np.ndarray] = {}
         self._age: dict[int, int] = {}
         self.updates = 0  # track windows scored so far
@@ -53,10 +55,12 @@ class TemporalStage:
         det = record.detections
         n = len(det)
         motion = np.full((n, len(self.actions)), np.nan, dtype=np.float32)
+        # every frame, people or not: the next frame's flow needs this one
+        flows = self.flow(record.image, record.timestamp, det.xyxy, record.index, det.tracker_id)
         if n:
             ids = det.tracker_id
             patches = np.stack([motion_patch(record.image, box) for box in det.xyxy])
-            self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches)
+            self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches, flows)
             due = np.array(
                 [
                     i

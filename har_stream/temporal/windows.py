@@ -15,6 +15,7 @@ from har_stream.temporal.features import (
     NEIGHBOUR_SOURCES,
     WINDOW_S,
     TrackHistory,
+    Window,
     window_features,
 )
 
@@ -43,16 +44,20 @@ class TrackWindows:
         boxes: np.ndarray,
         keypoints: np.ndarray | None,
         patches: np.ndarray | None = None,
+        flows: np.ndarray | None = None,
     ) -> None:
         """Add one frame's people (``keypoints`` None: no pose model, limbs count as unseen; ``patches``: their
-        :func:`~har_stream.temporal.features.motion_patch`, None: appearance features are NaN)."""
+        :func:`~har_stream.temporal.features.motion_patch`, None: appearance features are NaN; ``flows``: their
+        :func:`~har_stream.temporal.flow.people_flow`, None: flow features are NaN)."""
         for i, track_id in enumerate(track_ids):
             tid = int(track_id)
             history = self._histories.get(tid)
             if history is None:
                 history = self._histories[tid] = TrackHistory(keep_s=self.window_s + 0.25)
             kp = keypoints[i] if keypoints is not None else np.zeros((17, 3), dtype=np.float32)
-            history.add(t, boxes[i], kp, patches[i] if patches is not None else None)
+            history.add(
+                t, boxes[i], kp, patches[i] if patches is not None else None, flows[i] if flows is not None else None
+            )
             self._last_seen[tid] = t
         for tid in [k for k, seen in self._last_seen.items() if t - seen > FORGET_AFTER_S]:
             self.forget([tid])
@@ -63,8 +68,8 @@ class TrackWindows:
             self._histories.pop(int(tid), None)
             self._last_seen.pop(int(tid), None)
 
-    def _velocity(self, window: tuple) -> np.ndarray:
-        times, boxes = window[0], window[1]
+    def _velocity(self, window: Window) -> np.ndarray:
+        times, boxes = window.times, window.boxes
         if len(times) < 2 or times[-1] <= times[0]:
             return np.zeros(2)
         start = np.array([(boxes[0, 0] + boxes[0, 2]) / 2, boxes[0, 3]])
@@ -86,9 +91,9 @@ class TrackWindows:
             return out, ok
         nearest = _nearest(boxes) if n > 1 else np.full(n, -1)
         need = sorted({int(i) for i in chosen} | {int(nearest[i]) for i in chosen if nearest[i] >= 0})
-        windows: dict[int, tuple] = {}
+        windows: dict[int, Window | None] = {}
 
-        def window_of(i: int) -> tuple | None:
+        def window_of(i: int) -> Window | None:
             if i not in windows:
                 history = self._histories.get(int(track_ids[i]))
                 windows[i] = history.window(t, self.window_s) if history is not None else None
@@ -105,10 +110,17 @@ class TrackWindows:
             w = window_of(i)
             if w is None:
                 continue
-            times, own_boxes, kps, patches = w
             others = np.flatnonzero(np.arange(n) != i)
             vector = window_features(
-                times, own_boxes, kps, frame_height, boxes[others], velocities[others], patches, self.window_s
+                w.times,
+                w.boxes,
+                w.keypoints,
+                frame_height,
+                boxes[others],
+                velocities[others],
+                w.patches,
+                self.window_s,
+                w.flows,
             )
             if vector is not None:
                 own[i] = vector

@@ -26,7 +26,8 @@ def harvest_clips_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Run the pipeline's own detector and tracker over every clip: tracks (boxes, keypoints, speed, appearance
-    patches) of all clips, person crops of the train and val parts only. Resumes where it stopped."""
+    patches, optical flow) of all clips, person crops of the train and val parts only. Resumes where it stopped;
+    tracks harvested by an older version get their optical flow added without detecting again."""
     setup_logging(log_level)
     from har_stream.clips import ClipLabelError, load_clip_split, read_clip_labels
     from har_stream.config.loading import ConfigError, load_config

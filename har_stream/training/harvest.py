@@ -23,12 +23,13 @@ from har_stream.config.schema import HarStreamConfig
 from har_stream.detection.detector import PersonDetector
 from har_stream.frame import KEYPOINTS, SPEED, FrameRecord
 from har_stream.sources import SourceError, open_source
-from har_stream.temporal.features import PATCH_SIZE, motion_patch
+from har_stream.temporal.features import MIN_PERSON_PX, PATCH_SIZE, motion_patch
+from har_stream.temporal.flow import FLOW_STATS, FrameFlow
 from har_stream.tracking.tracker import PersonTracker
 
 log = logging.getLogger(__name__)
 
-TRACK_FIELDS = ("frame", "timestamp", "track_id", "box", "keypoints", "confidence", "speed", "patch")
+TRACK_FIELDS = ("frame", "timestamp", "track_id", "box", "keypoints", "confidence", "speed", "patch", "flow")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ClipTracks:
     confidence: np.ndarray
     speed: np.ndarray
     patch: np.ndarray  # (N, h, w) uint8 grey box-aligned patches (temporal model's appearance motion)
+    flow: np.ndarray  # (N, len(FLOW_STATS)) optical-flow statistics (har_stream/temporal/flow.py), NaN: none
     width: int
     height: int
     fps: float
@@ -60,6 +62,12 @@ class ClipTracks:
     def load(cls, path: Path) -> ClipTracks:
         """Read a file written by :meth:`save`."""
         with np.load(path) as data:
+            missing = [k for k in TRACK_FIELDS if k not in data.files]
+            if missing:
+                raise ValueError(
+                    f"{path} was harvested by an older version (no {', '.join(missing)}): run "
+                    "`har-stream harvest-clips` again with the same --out; it adds what is missing"
+                )
             width, height = (int(v) for v in data["size"])
             return cls(**{k: data[k] for k in TRACK_FIELDS}, width=width, height=height, fps=float(data["fps"]))
 
@@ -79,6 +87,7 @@ def track_clip(
     rows: dict[str, list[np.ndarray]] = {k: [] for k in TRACK_FIELDS}
     crops: list[tuple[int, int, np.ndarray]] = []
     size = (0, 0)
+    flow = FrameFlow(MIN_PERSON_PX)
     source.start()
     try:
         for frame in source:
@@ -88,6 +97,7 @@ def track_clip(
             size = (record.width, record.height)
             det = record.detections
             n = len(det)
+            flows = flow(frame.image, frame.timestamp, det.xyxy, frame.index, det.tracker_id)
             if n:
                 keypoints = det.data.get(KEYPOINTS, np.zeros((n, 17, 3), dtype=np.float32))
                 rows["frame"].append(np.full(n, frame.index))
@@ -98,6 +108,7 @@ def track_clip(
                 rows["confidence"].append(det.confidence.astype(np.float32))
                 rows["speed"].append(det.data[SPEED].astype(np.float32))
                 rows["patch"].append(np.stack([motion_patch(frame.image, b) for b in det.xyxy]))
+                rows["flow"].append(flows)
                 if crop_every and frame.index % crop_every == 0:
                     cut = crop_people(frame.image, det.xyxy, config.classifier.crop_padding, crop_size)
                     crops += [(int(t), frame.index, c) for t, c in zip(det.tracker_id, cut, strict=True)]
@@ -114,6 +125,7 @@ def track_clip(
         "confidence": (0,),
         "speed": (0,),
         "patch": (0, PATCH_SIZE[1], PATCH_SIZE[0]),
+        "flow": (0, len(FLOW_STATS)),
     }
     arrays = {
         k: np.concatenate(v) if v else np.zeros(empty[k], dtype=np.uint8 if k == "patch" else np.float32)
@@ -122,12 +134,38 @@ def track_clip(
     return ClipTracks(**arrays, width=size[0], height=size[1], fps=fps), crops
 
 
-def _has_patches(track_file: Path) -> bool:
-    """Whether a tracks file exists and was written with appearance patches (older harvests lack them)."""
+def _stored_fields(track_file: Path) -> set[str]:
+    """The arrays a tracks file holds (empty when there is none; older harvests lack some)."""
     if not track_file.is_file():
-        return False
+        return set()
     with np.load(track_file) as stored:
-        return "patch" in stored.files
+        return set(stored.files)
+
+
+def add_flow(path: Path, track_file: Path, config: HarStreamConfig) -> None:
+    """Add the optical-flow statistics to a tracks file harvested before they existed, without detecting again:
+    the clip is decoded by the pipeline's own source and each stored box gets :func:`people_flow` on its frame."""
+    with np.load(track_file) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    rows_of: dict[int, list[int]] = {}
+    for r, f in enumerate(arrays["frame"]):
+        rows_of.setdefault(int(f), []).append(r)
+    flows = np.full((len(arrays["frame"]), len(FLOW_STATS)), np.nan, np.float32)
+    last = max(rows_of, default=-1)
+    flow = FrameFlow(MIN_PERSON_PX)
+    source = open_source(str(path), config.source)
+    source.start()
+    try:
+        for frame in source:
+            rows = rows_of.get(frame.index, [])
+            boxes = arrays["box"][rows].reshape(-1, 4)
+            flows[rows] = flow(frame.image, frame.timestamp, boxes, frame.index, arrays["track_id"][rows])
+            if frame.index >= last:
+                break
+    finally:
+        source.close()
+    arrays["flow"] = flows
+    np.savez_compressed(track_file, **arrays)
 
 
 def harvest_clips(
@@ -158,7 +196,10 @@ def harvest_clips(
             track_file = out / "tracks" / f"{stem}.npz"
             part = split.get(clip.file, "")
             want_crops = crop_parts.get(part, False) and clip.file not in done
-            if _has_patches(track_file) and not want_crops:
+            stored = _stored_fields(track_file)
+            if "patch" in stored and not want_crops:
+                if "flow" not in stored:
+                    add_flow(clip.path, track_file, config)
                 continue
             try:
                 tracks, crops = track_clip(clip.path, config, detector, crop_every if want_crops else 0, crop_size)
