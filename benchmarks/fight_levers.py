@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fusion_cv import cv_setup, load_traces  # noqa: E402
+from fusion_cv import cv_setup, image_baseline  # noqa: E402
 
 from har_stream.classification.crops import crop_people  # noqa: E402
 from har_stream.clips import LabelledClip  # noqa: E402
@@ -42,7 +42,6 @@ from har_stream.temporal.dataset import Windows, fighting_tracks  # noqa: E402
 from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
 from har_stream.training.background import NEAR_GAP, QUIET_LABELS  # noqa: E402
 from har_stream.training.harvest import ClipTracks  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
 
 EMA_ALPHA = 0.4
 PAIR_EVERY = 3
@@ -164,16 +163,8 @@ def main() -> None:
     """Run both levers and print/save clip AUROCs next to the image classifier's."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
-    traces = load_traces(args.work)
-    if len(traces) < len(pool):
-        raise SystemExit(f"{args.work} has traces of {len(traces)} of {len(pool)} clips: run fusion_cv.py first")
+    traces, image, clip_auroc = image_baseline(args.work, pool)
     stems = [Path(c.file).stem for c in pool]
-    positive = np.array([c.label == "fighting" for c in pool])
-    image = {Path(f).stem: float(r[:, 2].max()) if len(r) else 0.0 for f, (_, r) in traces.items()}
-
-    def clip_auroc(scores: dict[str, float]) -> float:
-        return round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
-
     result: dict = {"clips": len(pool), "folds": args.folds, "image_alone": clip_auroc(image)}
     windows = build_windows(pool, args.harvest, split, ("train", "val"))
     fold = np.array([fold_of[g] for g in windows.group])

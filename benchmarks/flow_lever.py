@@ -27,11 +27,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup, load_traces  # noqa: E402
+from fusion_cv import cv_setup, image_baseline  # noqa: E402
 
 from har_stream.temporal.features import ALL_FEATURE_NAMES  # noqa: E402
 from har_stream.temporal.training import build_windows  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
 
 FUSION_WEIGHTS = (0.25, 0.5, 0.6)
 
@@ -40,16 +39,8 @@ def main() -> None:
     """Cross-validate the fighting trees without and with the flow features; fuse each with the image score."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
-    traces = load_traces(args.work)
-    if len(traces) < len(pool):
-        raise SystemExit(f"{args.work} has traces of {len(traces)} of {len(pool)} clips: run fusion_cv.py first")
+    _traces, image, clip_auroc = image_baseline(args.work, pool)
     stems = [Path(c.file).stem for c in pool]
-    positive = np.array([c.label == "fighting" for c in pool])
-    image = {Path(f).stem: float(r[:, 2].max()) if len(r) else 0.0 for f, (_, r) in traces.items()}
-
-    def clip_auroc(scores: dict[str, float]) -> float:
-        return round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
-
     windows = build_windows(pool, args.harvest, split, ("train", "val"))
     fold = np.array([fold_of[g] for g in windows.group])
     names = np.array(ALL_FEATURE_NAMES)

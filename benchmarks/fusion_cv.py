@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,22 @@ def load_traces(work: Path) -> dict[str, tuple[str, np.ndarray]]:
         with np.load(cached, allow_pickle=True) as stored:
             traces.update(stored["traces"].item())
     return traces
+
+
+def image_baseline(work: Path, pool: list) -> tuple[dict, dict[str, float], Callable[[dict[str, float]], float]]:
+    """For the lever scripts: the folds' traces, each pool clip's out-of-fold image fighting score (its highest
+    over people and frames) and a function giving the clip AUROC of any per-clip scores (missing clips: 0)."""
+    traces = load_traces(work)
+    if len(traces) < len(pool):
+        raise SystemExit(f"{work} has traces of {len(traces)} of {len(pool)} clips: run fusion_cv.py first")
+    stems = [Path(c.file).stem for c in pool]
+    positive = np.array([c.label == "fighting" for c in pool])
+    image = {Path(f).stem: float(r[:, 2].max()) if len(r) else 0.0 for f, (_, r) in traces.items()}
+
+    def clip_auroc(scores: dict[str, float]) -> float:
+        return round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
+
+    return traces, image, clip_auroc
 
 
 def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float) -> bool:
