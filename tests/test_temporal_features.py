@@ -7,7 +7,14 @@ import pytest
 
 from har_stream.config import ConfigError, load_config
 from har_stream.config.loading import validate_config
-from har_stream.temporal.features import ALL_FEATURE_NAMES, FEATURE_NAMES, MIN_PERSON_PX, motion_patch, window_features
+from har_stream.temporal.features import (
+    ALL_FEATURE_NAMES,
+    FEATURE_NAMES,
+    MIN_PERSON_PX,
+    NEIGHBOUR_SOURCES,
+    motion_patch,
+    window_features,
+)
 from har_stream.temporal.windows import FORGET_AFTER_S, TrackWindows
 
 F = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -136,3 +143,26 @@ def test_fighting_weights_make_closeness_alone_useless() -> None:
     w = deconfounded(rng.random(400) + 0.1, y, near)
     assert w[y == 1].sum() == pytest.approx(1.0) and w[y == 0].sum() == pytest.approx(1.0)
     assert w[(y == 0) & near].sum() == pytest.approx(w[(y == 1) & near].sum())
+
+
+def test_a_person_scored_alone_gets_the_row_scoring_everyone_gives_them() -> None:
+    """The nearest person's columns are filled in whether or not that person is scored on this frame (the stage
+    staggers who is scored; a neighbour's own features are computed only when someone chosen stands near)."""
+    windows = TrackWindows()
+    times, boxes, keypoints = walker(25)
+    far = np.array([2000.0, 100.0, 2080.0, 300.0])
+    beside = np.array([60.0, 0.0, 60.0, 0.0])
+    for t, b, k in zip(times, boxes, keypoints, strict=True):
+        shaking = k.copy()
+        shaking[9, 1] += 40 * np.sin(40 * t)  # the neighbour's wrist flails
+        ids = np.array([1, 2, 3])
+        windows.update(float(t), ids, np.stack([b, b + beside, far]), np.stack([k, shaking, k]))
+    now = np.stack([boxes[-1], boxes[-1] + beside, far])
+    everyone, _ = windows.features(float(times[-1]), 720, np.array([1, 2, 3]), now, np.array([0, 1, 2]))
+    alone, ok = windows.features(float(times[-1]), 720, np.array([1, 2, 3]), now, np.array([0]))
+    assert ok.all()
+    np.testing.assert_array_equal(alone[0], everyone[0])
+    width = len(FEATURE_NAMES)
+    limbs = width + NEIGHBOUR_SOURCES.index("limb_speed_max")
+    assert alone[0, limbs] > everyone[1, limbs]  # person 1 stands by person 2, whose wrist flails (not theirs)
+    assert np.isnan(everyone[2, width:]).all()  # person 3 is alone

@@ -90,8 +90,9 @@ class TrackWindows:
         if len(chosen) == 0:
             return out, ok
         nearest = _nearest(boxes) if n > 1 else np.full(n, -1)
-        need = sorted({int(i) for i in chosen} | {int(nearest[i]) for i in chosen if nearest[i] >= 0})
         windows: dict[int, Window | None] = {}
+        velocities = np.zeros((n, 2))  # only each person's nearest neighbour's is used (relative speed)
+        own: dict[int, np.ndarray | None] = {}
 
         def window_of(i: int) -> Window | None:
             if i not in windows:
@@ -99,40 +100,39 @@ class TrackWindows:
                 windows[i] = history.window(t, self.window_s) if history is not None else None
             return windows[i]
 
-        # Only each person's nearest neighbour's velocity is used (relative speed): compute just those.
-        velocities = np.zeros((n, 2))
-        for i in need:
-            j = int(nearest[i])
-            if j >= 0 and (w := window_of(j)) is not None:
-                velocities[j] = self._velocity(w)
-        own: dict[int, np.ndarray] = {}
-        for i in need:
-            w = window_of(i)
-            if w is None:
-                continue
-            others = np.flatnonzero(np.arange(n) != i)
-            vector = window_features(
-                w.times,
-                w.boxes,
-                w.keypoints,
-                frame_height,
-                boxes[others],
-                velocities[others],
-                w.patches,
-                self.window_s,
-                w.flows,
-            )
-            if vector is not None:
-                own[i] = vector
+        def vector_of(i: int) -> np.ndarray | None:
+            """Person ``i``'s own features, computed once and only when asked for (a neighbour's only when
+            someone chosen stands within a box height of them)."""
+            if i not in own:
+                own[i] = None
+                w = window_of(i)
+                if w is not None:
+                    j = int(nearest[i])
+                    if j >= 0 and (other := window_of(j)) is not None:
+                        velocities[j] = self._velocity(other)
+                    others = np.flatnonzero(np.arange(n) != i)
+                    own[i] = window_features(
+                        w.times,
+                        w.boxes,
+                        w.keypoints,
+                        frame_height,
+                        boxes[others],
+                        velocities[others],
+                        w.patches,
+                        self.window_s,
+                        w.flows,
+                    )
+            return own[i]
+
         width = len(FEATURE_NAMES)
         for row, i in enumerate(chosen):
-            vector = own.get(int(i))
+            vector = vector_of(int(i))
             if vector is None:
                 continue
             out[row, :width], ok[row] = vector, True
             j = int(nearest[i])
-            if j >= 0 and j in own and vector[_GAP] <= 1.0:
-                out[row, width:] = own[j][_SOURCE_COLUMNS]
+            if j >= 0 and vector[_GAP] <= 1.0 and (neighbour := vector_of(j)) is not None:
+                out[row, width:] = neighbour[_SOURCE_COLUMNS]
         return out, ok
 
 
