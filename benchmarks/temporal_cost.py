@@ -10,8 +10,8 @@ the optical flow on and off (interleaved rounds, medians), so the flow's share i
 milliseconds per frame, per person and frame (each track's history grows, with its optical flow, on every
 frame), and per track update (a track's window scored: everything the stage did, divided by the windows
 scored).
-People under 40 px tall (most of the concourse) get no optical flow, so a clip of large people is the costly
-case for the flow.
+People under 40 px tall get no optical flow and at most 10 people a frame get it (``FLOW_BUDGET``), so a crowd
+costs the flow what 10 people do; on a CCTV clip everyone is tall enough.
 """
 
 from __future__ import annotations
