@@ -67,7 +67,7 @@ def test_a_frame_of_many_people_gives_each_their_own_flow() -> None:
     b = a.copy()
     b[100:200, 200:280] = np.roll(a, 6, axis=1)[100:200, 200:280]
     boxes = np.array([BOX, [400.0, 150.0, 460.0, 300.0], [5.0, 5.0, 60.0, 470.0]])
-    together = people_flow(a, b, boxes, 1 / 25, 0.0)
+    together = people_flow(a, b, boxes, 1 / 25)
     for i, box in enumerate(boxes):
         np.testing.assert_allclose(together[i], person_flow(a, b, box, 1 / 25), rtol=1e-5)
     assert together[0, S["flow_mean"]] > 5 * together[1, S["flow_mean"]]  # only the first person's arms move

@@ -72,7 +72,8 @@ ALL_FEATURE_NAMES: tuple[str, ...] = FEATURE_NAMES + NEIGHBOUR_NAMES
 
 def motion_patch(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The person's box as a small grey patch (``PATCH_SIZE``): aligned with the box, so walking (the box moves)
-    changes it little and flailing limbs (the content moves within the box) change it a lot."""
+    changes it little and flailing limbs (the content moves within the box) change it a lot. ``image``: BGR or
+    already grey (the same patch)."""
     import cv2
 
     h, w = image.shape[:2]

@@ -54,18 +54,17 @@ def _regions(boxes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out.astype(int)
 
 
-def people_flow(
-    previous: np.ndarray | None, grey: np.ndarray, boxes: np.ndarray, dt: float, min_height: float
-) -> np.ndarray:
+def people_flow(previous: np.ndarray | None, grey: np.ndarray, boxes: np.ndarray, dt: float) -> np.ndarray:
     """(N, len(FLOW_STATS)) for the people ``boxes`` (xyxy) between two grey frames ``dt`` seconds apart;
-    NaN rows without a previous frame, for people under ``min_height`` px and for regions under 4 px."""
+    NaN rows without a previous frame and for regions under 4 px (who is tall enough is :class:`FrameFlow`'s
+    choice)."""
     out = np.full((len(boxes), len(FLOW_STATS)), np.nan, np.float32)
     if previous is None or previous.shape != grey.shape or dt <= 0 or not len(boxes):
         return out
     boxes = np.asarray(boxes, dtype=np.float64)
     regions = _regions(boxes, grey.shape)
     size = regions[:, 2:] - regions[:, :2]
-    chosen = np.flatnonzero((boxes[:, 3] - boxes[:, 1] >= min_height) & (size >= 4).all(axis=1))
+    chosen = np.flatnonzero((size >= 4).all(axis=1))
     if not len(chosen):
         return out
     n = FLOW_SIZE
@@ -112,7 +111,7 @@ def people_flow(
 
 def person_flow(previous: np.ndarray, grey: np.ndarray, box: np.ndarray, dt: float) -> np.ndarray:
     """:data:`FLOW_STATS` of one person (``box`` xyxy) between two grey frames ``dt`` seconds apart."""
-    return people_flow(previous, grey, np.asarray(box, dtype=np.float64)[None, :], dt, 0.0)[0]
+    return people_flow(previous, grey, np.asarray(box, dtype=np.float64)[None, :], dt)[0]
 
 
 class FrameFlow:
@@ -137,7 +136,8 @@ class FrameFlow:
         self, image: np.ndarray, t: float, boxes: np.ndarray, index: int, track_ids: np.ndarray | None = None
     ) -> np.ndarray:
         """Flow statistics of ``boxes`` (of the tracks ``track_ids``; None: row order stands in for them)
-        between the previous frame and ``image`` (frame ``index``, taken at media time ``t``)."""
+        between the previous frame and ``image`` (BGR or already grey; frame ``index``, taken at media time
+        ``t``)."""
         grey = to_grey(image)
         out = np.full((len(boxes), len(FLOW_STATS)), np.nan, np.float32)
         if index % self.every == 0 and len(boxes) and self._previous is not None:
@@ -149,7 +149,7 @@ class FrameFlow:
                 overdue = np.array([self._last.get(int(ids[i]), -(10**9)) for i in tall])
                 tall = tall[np.lexsort((-heights[tall], overdue))[: self.budget]]
             if len(tall):
-                out[tall] = people_flow(self._previous, grey, boxes[tall], t - self._t, self.min_height)
+                out[tall] = people_flow(self._previous, grey, boxes[tall], t - self._t)
                 for i in tall:
                     self._last[int(ids[i])] = index
             if len(self._last) > 4 * self.budget + 256:  # forget tracks long gone

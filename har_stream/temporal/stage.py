@@ -15,7 +15,7 @@ import numpy as np
 from har_stream.config.schema import TemporalConfig
 from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, KEYPOINTS, MOTION_SCORES, FrameRecord
 from har_stream.temporal.features import MIN_PERSON_PX, motion_patch
-from har_stream.temporal.flow import FrameFlow
+from har_stream.temporal.flow import FrameFlow, to_grey
 from har_stream.temporal.model import TemporalModel
 from har_stream.temporal.windows import TrackWindows
 
@@ -55,11 +55,12 @@ class TemporalStage:
         det = record.detections
         n = len(det)
         motion = np.full((n, len(self.actions)), np.nan, dtype=np.float32)
+        grey = to_grey(record.image)  # once a frame, for the flow and the appearance patches
         # every frame, people or not: the next frame's flow needs this one
-        flows = self.flow(record.image, record.timestamp, det.xyxy, record.index, det.tracker_id)
+        flows = self.flow(grey, record.timestamp, det.xyxy, record.index, det.tracker_id)
         if n:
             ids = det.tracker_id
-            patches = np.stack([motion_patch(record.image, box) for box in det.xyxy])
+            patches = np.stack([motion_patch(grey, box) for box in det.xyxy])
             self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches, flows)
             due = np.array(
                 [

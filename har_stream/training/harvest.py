@@ -24,7 +24,7 @@ from har_stream.detection.detector import PersonDetector
 from har_stream.frame import KEYPOINTS, SPEED, FrameRecord
 from har_stream.sources import SourceError, open_source
 from har_stream.temporal.features import MIN_PERSON_PX, PATCH_SIZE, motion_patch
-from har_stream.temporal.flow import FLOW_STATS, FrameFlow
+from har_stream.temporal.flow import FLOW_STATS, FrameFlow, to_grey
 from har_stream.tracking.tracker import PersonTracker
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def track_clip(
             size = (record.width, record.height)
             det = record.detections
             n = len(det)
-            flows = flow(frame.image, frame.timestamp, det.xyxy, frame.index, det.tracker_id)
+            grey = to_grey(frame.image)  # once a frame, for the flow and the appearance patches, as the stage does
+            flows = flow(grey, frame.timestamp, det.xyxy, frame.index, det.tracker_id)
             if n:
                 keypoints = det.data.get(KEYPOINTS, np.zeros((n, 17, 3), dtype=np.float32))
                 rows["frame"].append(np.full(n, frame.index))
@@ -107,7 +108,7 @@ def track_clip(
                 rows["keypoints"].append(keypoints.astype(np.float32))
                 rows["confidence"].append(det.confidence.astype(np.float32))
                 rows["speed"].append(det.data[SPEED].astype(np.float32))
-                rows["patch"].append(np.stack([motion_patch(frame.image, b) for b in det.xyxy]))
+                rows["patch"].append(np.stack([motion_patch(grey, b) for b in det.xyxy]))
                 rows["flow"].append(flows)
                 if crop_every and frame.index % crop_every == 0:
                     cut = crop_people(frame.image, det.xyxy, config.classifier.crop_padding, crop_size)
