@@ -15,6 +15,7 @@ from har_stream.temporal.features import (
     motion_patch,
     window_features,
 )
+from har_stream.temporal.flow import FLOW_STATS
 from har_stream.temporal.windows import FORGET_AFTER_S, TrackWindows
 
 F = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -166,3 +167,35 @@ def test_a_person_scored_alone_gets_the_row_scoring_everyone_gives_them() -> Non
     limbs = width + NEIGHBOUR_SOURCES.index("limb_speed_max")
     assert alone[0, limbs] > everyone[1, limbs]  # person 1 stands by person 2, whose wrist flails (not theirs)
     assert np.isnan(everyone[2, width:]).all()  # person 3 is alone
+
+
+def test_a_track_followed_frame_by_frame_gets_the_features_of_its_last_second_computed_afresh() -> None:
+    """The live history measures each frame once, on arrival, and keeps the last second in reused buffers; after
+    3 s of frames (older frames dropped, buffers recycled) a window must give exactly the numbers computed from
+    that second's frames alone, as training replays them."""
+    rng = np.random.default_rng(1)
+    times, boxes, keypoints = walker(25, seconds=3.0)
+    keypoints[::7, 13:, 2] = 0.1  # knees and ankles missed now and then
+    texture = rng.integers(0, 255, (600, 900, 3), dtype=np.uint8)
+    patches = np.stack([motion_patch(np.roll(texture, 9 * i, axis=0), b) for i, b in enumerate(boxes)])
+    flows = rng.random((len(times), len(FLOW_STATS))).astype(np.float32)
+    windows = TrackWindows()
+    for k, t in enumerate(times):
+        windows.update(
+            float(t), np.array([7]), boxes[k : k + 1], keypoints[k : k + 1], patches[k : k + 1], flows[k : k + 1]
+        )
+        if k in (30, 60, len(times) - 1):
+            live, ok = windows.features(float(t), 720, np.array([7]), boxes[k : k + 1], np.array([0]))
+            last = (times <= t) & (t - times <= 1.0 + 1e-6)
+            fresh = window_features(
+                times[last],
+                boxes[last],
+                keypoints[last],
+                720,
+                np.zeros((0, 4)),
+                np.zeros((0, 2)),
+                patches[last],
+                flows=flows[last],
+            )
+            assert ok[0] and np.isfinite(live[0, F["deform_mean"]]) and np.isfinite(live[0, F["knee_angle_std"]])
+            np.testing.assert_array_equal(live[0, : len(FEATURE_NAMES)], fresh)

@@ -11,24 +11,23 @@ People shorter than ``MIN_PERSON_PX`` get no limb or flow features at all (their
 
 from __future__ import annotations
 
-import collections
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from har_stream.geometry import box_gaps
 from har_stream.temporal.flow import FLOW_STATS
+from har_stream.temporal.history import MIN_KEYPOINT_CONF as MIN_KEYPOINT_CONF  # re-exported: the gate's home
+from har_stream.temporal.history import TrackHistory, Window
 
 WINDOW_S = 1.0
-MIN_KEYPOINT_CONF = 0.3
 MIN_PERSON_PX = 40.0
 MIN_WINDOW_FRAMES = 4
 
 PATCH_SIZE = (16, 32)  # width, height of the grey appearance patch kept per person and frame
 
 _WRISTS, _ELBOWS, _KNEES, _ANKLES = (9, 10), (7, 8), (13, 14), (15, 16)
-_SHOULDERS, _HIPS = (5, 6), (11, 12)
+_SHOULDERS = (5, 6)
 _LIMBS = {"wrist": _WRISTS, "elbow": _ELBOWS, "knee": _KNEES, "ankle": _ANKLES, "head": (0,)}
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -86,68 +85,6 @@ def motion_patch(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, PATCH_SIZE, interpolation=cv2.INTER_AREA)
 
 
-@dataclass
-class _Frame:
-    t: float
-    box: np.ndarray
-    keypoints: np.ndarray
-    patch: np.ndarray | None
-    flow: np.ndarray | None
-
-
-@dataclass
-class Window:
-    """One track's last ``window_s`` seconds: times (n,), boxes (n, 4), keypoints (n, 17, 3), appearance
-    patches (n, h, w) or None, flow statistics (n, len(FLOW_STATS)) or None."""
-
-    times: np.ndarray
-    boxes: np.ndarray
-    keypoints: np.ndarray
-    patches: np.ndarray | None
-    flows: np.ndarray | None
-
-
-@dataclass
-class TrackHistory:
-    """The last ``keep_s`` seconds of one track's boxes and keypoints."""
-
-    keep_s: float = WINDOW_S + 0.25
-    frames: collections.deque[_Frame] = field(default_factory=collections.deque)
-
-    def add(
-        self,
-        t: float,
-        box: np.ndarray,
-        keypoints: np.ndarray,
-        patch: np.ndarray | None = None,
-        flow: np.ndarray | None = None,
-    ) -> None:
-        """Append one observation and drop the ones older than ``keep_s``."""
-        box = np.asarray(box, dtype=np.float32)
-        self.frames.append(_Frame(t, box, np.asarray(keypoints, dtype=np.float32), patch, flow))
-        while self.frames and t - self.frames[0].t > self.keep_s:
-            self.frames.popleft()
-
-    def window(self, t: float, window_s: float = WINDOW_S) -> Window:
-        """The observations within ``window_s`` of ``t``."""
-        chosen = [f for f in self.frames if t - f.t <= window_s + 1e-6]
-        if not chosen:
-            return Window(np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 17, 3), np.float32), None, None)
-        patches = flows = None
-        if all(f.patch is not None for f in chosen):
-            patches = np.stack([f.patch for f in chosen])  # type: ignore[misc]
-        if any(f.flow is not None for f in chosen):
-            missing = np.full(len(FLOW_STATS), np.nan, np.float32)
-            flows = np.stack([f.flow if f.flow is not None else missing for f in chosen])
-        return Window(
-            np.array([f.t for f in chosen]),
-            np.stack([f.box for f in chosen]),
-            np.stack([f.keypoints for f in chosen]),
-            patches,
-            flows,
-        )
-
-
 def _gap_and_iou(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gap = np.hypot(*box_gaps(box, others))
     iw = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
@@ -156,6 +93,26 @@ def _gap_and_iou(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.nd
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
     return gap, inter / np.maximum(area + areas - inter, 1e-6)
+
+
+def _median(values: np.ndarray) -> np.floating:
+    """``np.median`` of a short 1-D array without NaN (the same number, a fraction of the overhead)."""
+    s = np.sort(values)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else (s[k - 1] + s[k]) / 2
+
+
+def _nanstd_over_time(x: np.ndarray) -> np.ndarray:
+    """``np.nanstd(x, axis=0)``, the same arithmetic without its overhead (NaN where a column is all NaN)."""
+    missing = np.isnan(x)
+    values = np.where(missing, 0.0, x)
+    count = (~missing).sum(axis=0, dtype=np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deviation = values - values.sum(axis=0, keepdims=True) / count
+        deviation[missing] = 0.0
+        var = (deviation * deviation).sum(axis=0) / count
+    var[count <= 0] = np.nan
+    return np.sqrt(var)
 
 
 def _nanstat(fn, values: np.ndarray) -> float:
@@ -174,37 +131,51 @@ def window_features(
     window_s: float = WINDOW_S,
     flows: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """The feature vector (see :data:`FEATURE_NAMES`) of one track's window, or None with too few frames.
+    """The feature vector (see :data:`FEATURE_NAMES`) of one track's frames, or None with too few frames.
 
+    ``times`` (n,), ``boxes`` (n, 4), ``keypoints`` (n, 17, 3): the frames of the window, oldest first;
     ``others``: the other people's boxes on the newest frame (M, 4); ``other_velocities``: their bottom-centre
     velocities in pixels per second (M, 2); ``patches``: the person's :func:`motion_patch` per frame (None:
     appearance features are NaN); ``flows``: the person's flow statistics per frame
-    (:func:`~har_stream.temporal.flow.people_flow`; None or NaN rows: flow features are NaN). "Limbs inside
-    another's box" compares every frame of the window with the others' newest boxes.
+    (:func:`~har_stream.temporal.flow.people_flow`; None or NaN rows: flow features are NaN). The same numbers as
+    :func:`track_window_features` on a :class:`~har_stream.temporal.history.TrackHistory` fed these frames.
     """
-    if len(times) < MIN_WINDOW_FRAMES:
+    history = TrackHistory(keep_s=np.inf)
+    for k, t in enumerate(times):
+        history.add(
+            float(t),
+            boxes[k],
+            keypoints[k],
+            patches[k] if patches is not None else None,
+            flows[k] if flows is not None else None,
+        )
+    window = history.window(float(times[-1]), np.inf) if len(times) else history.window(0.0, 0.0)
+    return track_window_features(window, frame_height, others, other_velocities, window_s)
+
+
+def track_window_features(
+    window: Window, frame_height: int, others: np.ndarray, other_velocities: np.ndarray, window_s: float = WINDOW_S
+) -> np.ndarray | None:
+    """The feature vector (see :data:`FEATURE_NAMES`) of one track's :class:`~har_stream.temporal.history.Window`,
+    or None with fewer than ``MIN_WINDOW_FRAMES`` frames. ``others`` and ``other_velocities`` as for
+    :func:`window_features`; "limbs inside another's box" compares every frame of the window with the others'
+    newest boxes."""
+    if len(window) < MIN_WINDOW_FRAMES:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (limbs never seen) are NaN features
-        return _features(times, boxes, keypoints, frame_height, others, other_velocities, patches, window_s, flows)
+        return _features(window, frame_height, others, other_velocities, window_s)
 
 
 def _features(
-    times: np.ndarray,
-    boxes: np.ndarray,
-    keypoints: np.ndarray,
-    frame_height: int,
-    others: np.ndarray,
-    other_velocities: np.ndarray,
-    patches: np.ndarray | None,
-    window_s: float,
-    flows: np.ndarray | None,
+    window: Window, frame_height: int, others: np.ndarray, other_velocities: np.ndarray, window_s: float
 ) -> np.ndarray:
     f = dict.fromkeys(FEATURE_NAMES, float("nan"))
+    times, boxes, keypoints = window.times, window.boxes, window.keypoints
     duration = max(float(times[-1] - times[0]), 1e-3)
     heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     widths = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
-    h = float(np.median(heights))
+    h = float(_median(heights))
     bottom = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     steps = np.diff(bottom, axis=0)
     f["coverage"] = min(1.0, duration / window_s)
@@ -216,37 +187,30 @@ def _features(
     aspect = widths / heights
     f["aspect_mean"], f["aspect_std"] = float(aspect.mean()), float(aspect.std())
 
-    seen = keypoints[:, :, 2] >= MIN_KEYPOINT_CONF
+    seen = window.seen
     f["keypoints_seen"] = float(seen.mean())
-    velocity = None
     if h >= MIN_PERSON_PX:
-        xy = keypoints[:, :, :2].astype(np.float64)
-        hips_seen = seen[:, list(_HIPS)].all(axis=1)
-        centre = np.where(
-            hips_seen[:, None], xy[:, list(_HIPS)].mean(axis=1), np.stack([bottom[:, 0], boxes[:, 1] + heights / 2], 1)
-        )
-        norm = (xy - centre[:, None, :]) / heights[:, None, None]
-        norm[~seen] = np.nan
-        dt = np.maximum(np.diff(times), 1e-3)
-        velocity = np.linalg.norm(np.diff(norm, axis=0), axis=2) / dt[:, None]  # (n-1, 17), NaN where unseen
+        norm, velocity = window.pose, window.joint_speed  # (n, 17, 2) and (n - 1, 17), NaN where unseen
+        seen_per_joint = seen.sum(axis=0)
         for limb, joints in _LIMBS.items():
             v = velocity[:, list(joints)]
             f[f"{limb}_speed_mean"] = _nanstat(np.mean, v)
             f[f"{limb}_speed_max"] = _nanstat(np.max, v)
-            f[f"{limb}_seen"] = float(seen[:, list(joints)].mean())
+            f[f"{limb}_seen"] = float(seen_per_joint[list(joints)].sum() / (len(seen) * len(joints)))
         f["limb_speed_max"] = _nanstat(np.max, velocity[:, [*_WRISTS, *_ANKLES]])
-        f["pose_spread"] = _nanstat(np.mean, np.nanstd(norm, axis=0)) if np.isfinite(norm).any() else float("nan")
-        shoulder_y = np.nanmean(norm[:, list(_SHOULDERS), 1], axis=1) if np.isfinite(norm).any() else None
-        if shoulder_y is not None:
+        any_seen = bool(seen.any())
+        f["pose_spread"] = _nanstat(np.mean, _nanstd_over_time(norm)) if any_seen else float("nan")
+        if any_seen:
+            shoulder_y = np.nanmean(norm[:, list(_SHOULDERS), 1], axis=1)
             above = shoulder_y[:, None] - norm[:, list(_WRISTS), 1]
             f["wrist_above_shoulder"] = _nanstat(np.max, above)
         offset = norm[:, _ANKLES[0], 0] - norm[:, _ANKLES[1], 0]
         good = np.isfinite(offset)
         if good.sum() >= MIN_WINDOW_FRAMES:
-            o = offset[good] - np.median(offset[good])
+            o = offset[good] - _median(offset[good])
             f["ankle_crossings"] = float(np.sum(np.diff(np.sign(o)) != 0) / duration)
             f["ankle_offset_std"] = float(np.std(offset[good]))
-        knee = _knee_angles(xy, seen)
+        knee = window.knee.T.ravel()  # every left angle, then every right one
         if np.isfinite(knee).sum() >= MIN_WINDOW_FRAMES:
             f["knee_angle_std"] = _nanstat(np.std, knee)
 
@@ -261,27 +225,23 @@ def _features(
         own_velocity = (bottom[-1] - bottom[0]) / duration
         f["nearest_relative_speed"] = float(np.hypot(*(own_velocity - other_velocities[nearest])) / h)
         f["limbs_in_other_box"] = _limbs_inside(keypoints, seen, others)
-    if patches is not None and h >= MIN_PERSON_PX / 2:
-        f.update(_deformation(patches, times))
-    if flows is not None and h >= MIN_PERSON_PX:
-        f.update(_flow_summary(flows))
+    if window.deform is not None and h >= MIN_PERSON_PX / 2:
+        f.update(_deformation(window.deform, times))
+    if window.flows is not None and h >= MIN_PERSON_PX:
+        f.update(_flow_summary(window.flows))
     return np.array([f[name] for name in FEATURE_NAMES], dtype=np.float32)
 
 
-def _deformation(patches: np.ndarray, times: np.ndarray) -> dict[str, float]:
-    """Frame-to-frame change of the box-aligned grey patches (each normalised to zero mean, unit spread)."""
-    p = patches.astype(np.float32)
-    p = (p - p.mean(axis=(1, 2), keepdims=True)) / (p.std(axis=(1, 2), keepdims=True) + 8.0 / 255 * 255 / 32)
+def _deformation(change: np.ndarray, times: np.ndarray) -> dict[str, float]:
+    """Statistics of the appearance patch's frame-to-frame change (``Window.deform``), per 1/25 s."""
     steps = np.maximum(np.diff(times), 1e-3) * 25.0  # in units of 1/25 s, so the frame rate does not matter
-    diff = np.abs(np.diff(p, axis=0))
-    per_frame = diff.mean(axis=(1, 2)) / steps
-    half = p.shape[1] // 2
+    per_frame = change[:, 0] / steps
     return {
         "deform_mean": float(per_frame.mean()),
         "deform_max": float(per_frame.max()),
         "deform_std": float(per_frame.std()),
-        "deform_upper_mean": float((diff[:, :half].mean(axis=(1, 2)) / steps).mean()),
-        "deform_lower_mean": float((diff[:, half:].mean(axis=(1, 2)) / steps).mean()),
+        "deform_upper_mean": float((change[:, 1] / steps).mean()),
+        "deform_lower_mean": float((change[:, 2] / steps).mean()),
     }
 
 
@@ -299,16 +259,6 @@ def _flow_summary(flows: np.ndarray) -> dict[str, float]:
     for k, stat in enumerate(FLOW_STATS):
         out[f"{stat}_mean"], out[f"{stat}_max"], out[f"{stat}_std"] = float(mean[k]), float(top[k]), float(spread[k])
     return out
-
-
-def _knee_angles(xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    angles = []
-    for hip, knee, ankle in ((11, 13, 15), (12, 14, 16)):
-        ok = seen[:, [hip, knee, ankle]].all(axis=1)
-        a, b = xy[:, hip] - xy[:, knee], xy[:, ankle] - xy[:, knee]
-        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-6)
-        angles.append(np.where(ok, np.arccos(np.clip(cos, -1, 1)), np.nan))
-    return np.concatenate(angles)
 
 
 def _limbs_inside(keypoints: np.ndarray, seen: np.ndarray, others: np.ndarray) -> float:

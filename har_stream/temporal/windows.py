@@ -14,10 +14,9 @@ from har_stream.temporal.features import (
     FEATURE_NAMES,
     NEIGHBOUR_SOURCES,
     WINDOW_S,
-    TrackHistory,
-    Window,
-    window_features,
+    track_window_features,
 )
+from har_stream.temporal.history import TrackHistory, Window, add_frame
 
 _SOURCE_COLUMNS = [FEATURE_NAMES.index(name) for name in NEIGHBOUR_SOURCES]
 _GAP = FEATURE_NAMES.index("nearest_gap")
@@ -49,16 +48,17 @@ class TrackWindows:
         """Add one frame's people (``keypoints`` None: no pose model, limbs count as unseen; ``patches``: their
         :func:`~har_stream.temporal.features.motion_patch`, None: appearance features are NaN; ``flows``: their
         :func:`~har_stream.temporal.flow.people_flow`, None: flow features are NaN)."""
-        for i, track_id in enumerate(track_ids):
+        histories = []
+        for track_id in track_ids:
             tid = int(track_id)
             history = self._histories.get(tid)
             if history is None:
                 history = self._histories[tid] = TrackHistory(keep_s=self.window_s + 0.25)
-            kp = keypoints[i] if keypoints is not None else np.zeros((17, 3), dtype=np.float32)
-            history.add(
-                t, boxes[i], kp, patches[i] if patches is not None else None, flows[i] if flows is not None else None
-            )
+            histories.append(history)
             self._last_seen[tid] = t
+        if keypoints is None:
+            keypoints = np.zeros((len(track_ids), 17, 3), dtype=np.float32)
+        add_frame(histories, t, boxes, keypoints, patches, flows)
         for tid in [k for k, seen in self._last_seen.items() if t - seen > FORGET_AFTER_S]:
             self.forget([tid])
 
@@ -111,17 +111,7 @@ class TrackWindows:
                     if j >= 0 and (other := window_of(j)) is not None:
                         velocities[j] = self._velocity(other)
                     others = np.flatnonzero(np.arange(n) != i)
-                    own[i] = window_features(
-                        w.times,
-                        w.boxes,
-                        w.keypoints,
-                        frame_height,
-                        boxes[others],
-                        velocities[others],
-                        w.patches,
-                        self.window_s,
-                        w.flows,
-                    )
+                    own[i] = track_window_features(w, frame_height, boxes[others], velocities[others], self.window_s)
             return own[i]
 
         width = len(FEATURE_NAMES)
