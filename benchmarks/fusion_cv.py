@@ -15,6 +15,7 @@ each fusion weight (clip AUROC) and each rule threshold / duration (alert recall
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -35,6 +36,7 @@ from har_stream.video_eval.metrics import auroc  # noqa: E402
 from har_stream.video_eval.runner import build_pipeline  # noqa: E402
 
 ACTIONS = ("fighting", "running")
+RULE_GRID = list(itertools.product((0.5, 0.6, 0.7, 0.8, 0.9), (0.2, 0.4, 0.8)))  # (min_confidence, min_duration_s)
 log = logging.getLogger("fusion_cv")
 
 
@@ -99,19 +101,32 @@ def image_baseline(work: Path, pool: list) -> tuple[dict, dict[str, float], Call
     return traces, image, clip_auroc
 
 
-def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float) -> bool:
-    """Whether a rule (score >= threshold held for duration, per track) starts an alert."""
+def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float, min_people: int = 1) -> bool:
+    """Whether a rule (score >= threshold held for duration, per track, by at least ``min_people`` people on the
+    same frame, as the rule engine's ``min_people``) starts an alert."""
+    above = score >= threshold
+    if min_people > 1:
+        _, frame_of = np.unique(rows[:, 0], return_inverse=True)
+        above &= np.bincount(frame_of, weights=above)[frame_of] >= min_people
     for tid in np.unique(rows[:, 1]):
         sel = rows[:, 1] == tid
         since = None
-        for t, s in zip(rows[sel, 0], score[sel], strict=True):
-            if s >= threshold:
+        for t, holds in zip(rows[sel, 0], above[sel], strict=True):
+            if holds:
                 since = t if since is None else since
                 if t - since >= duration:
                     return True
             else:
                 since = None
     return False
+
+
+def most_sensitive(grid: dict[str, dict], max_false_alarms: float = 0.10) -> str | None:
+    """The rule of ``grid`` with the highest recall among those alerting on at most ``max_false_alarms`` of the
+    no-fight clips (ties: fewer false alarms), or None."""
+    allowed = [(v["recall"], -v["false_alarms_none"], k) for k, v in grid.items() if v["recall"] is not None]
+    allowed = [a for a in allowed if -a[1] <= max_false_alarms]
+    return max(allowed)[2] if allowed else None
 
 
 def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[str, str], list, list[set[str]]]:
@@ -190,20 +205,28 @@ def main() -> None:
             entry = result["weights"].setdefault(action, {})
             entry[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
             grid = {}
-            for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
-                for duration in (0.2, 0.4, 0.8):
-                    alerts = np.array(
-                        [fires(r, fused[f], threshold, duration) if len(r) else False for f, (_, r) in traces.items()]
-                    )
-                    none = np.array([labels[f] == "none" for f in traces])
-                    grid[f"{threshold}/{duration}"] = {
-                        "recall": float(alerts[positive].mean()) if positive is not None else None,
-                        "false_alarms_none": float(alerts[none].mean()),
-                        "false_alarms_all_negatives": float(alerts[~positive].mean())
-                        if positive is not None
-                        else float(alerts.mean()),
-                    }
+            none = np.array([labels[f] == "none" for f in traces])
+            for (threshold, duration), people in itertools.product(RULE_GRID, (1, 2)):
+                alerts = np.array(
+                    [
+                        fires(r, fused[f], threshold, duration, people) if len(r) else False
+                        for f, (_, r) in traces.items()
+                    ]
+                )
+                # "0.8/0.2" is a rule for anyone; "0.8/0.2/2p" needs two people meeting it on the same frame
+                grid[f"{threshold}/{duration}" + ("" if people == 1 else f"/{people}p")] = {
+                    "recall": float(alerts[positive].mean()) if positive is not None else None,
+                    "false_alarms_none": float(alerts[none].mean()),
+                    "false_alarms_all_negatives": float(alerts[~positive].mean())
+                    if positive is not None
+                    else float(alerts.mean()),
+                }
             result["rules"].setdefault(action, {})[str(w)] = grid
+            if positive is not None:
+                for people in (1, 2):
+                    sub = {k: v for k, v in grid.items() if k.endswith("p") == (people > 1)}
+                    chosen = most_sensitive(sub)
+                    entry[str(w)][f"most_sensitive_rule_{people}p"] = chosen and {chosen: sub[chosen]}
         print(action, {w: v["auroc"] for w, v in result["weights"][action].items()})
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

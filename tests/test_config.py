@@ -91,6 +91,10 @@ def errors_for(text: str) -> list[str]:
             "zones:\n  - {name: z, polygon: [[0, 0], [1, 0], [x, 1]]}\n",
             "zones[0].polygon[2][0]: Input should be a valid number",
         ),
+        (
+            "rules:\n  - {name: r, actions: [fighting], min_people: 0}\n",
+            "rules[0].min_people: Input should be greater than or equal to 1 (got 0)",
+        ),
         ("detector: {imgsz: 650}\n", "detector.imgsz: Input should be a multiple of 32 (got 650)"),
         ("detector: {imgsz: big}\n", "detector.imgsz: Input should be a valid integer"),
         ("detectr: {}\n", "detectr: unknown field (did you mean 'detector'?)"),

@@ -260,3 +260,28 @@ def test_background_classes_are_valid_rule_actions_and_typos_are_named() -> None
     assert RuleConfig(name="idle", actions=["standing", "other"]).actions == ["standing", "other"]
     with pytest.raises(ValueError, match="unknown action 'walkng'"):
         RuleConfig(name="bad", actions=["walkng"])
+
+
+def test_min_people_needs_that_many_people_meeting_the_condition_on_the_same_frame() -> None:
+    """A fight rule with min_people 2: one person scoring high alone never alerts; two at once both do; a second
+    person who does not meet the condition (low score, or outside the rule's zone) does not count."""
+    fight = rule(actions=["fighting"], min_people=2, min_duration_s=0.2)
+    lone = Person(track_id=1, action="fighting", confidence=0.95)
+    partner = Person(track_id=2, action="fighting", confidence=0.9, box=(160, 100, 210, 300))
+    calm = Person(track_id=3, action="fighting", confidence=0.3, box=(400, 100, 450, 300))
+    outside = Person(track_id=4, action="fighting", confidence=0.9, box=(400, 100, 450, 300))
+
+    alone = [frame(i * 0.1, lone, calm) for i in range(10)]
+    assert run_engine(RuleEngine([fight], []), alone) == []
+
+    together = [frame(i * 0.1, lone, partner, calm) for i in range(10)]
+    engine = RuleEngine([fight], [])
+    events = run_engine(engine, together)
+    assert [e[1] for e in events] == ["alert_start", "alert_start"]
+    assert together[-1].detections.data[FLAGGED].tolist() == [True, True, False]
+
+    zoned = rule(actions=["fighting"], min_people=2, zones=["door"])
+    assert run_engine(RuleEngine([zoned], [ZONE]), [frame(i * 0.1, lone, outside) for i in range(5)]) == []
+    assert len(run_engine(RuleEngine([zoned], [ZONE]), [frame(i * 0.1, lone, partner) for i in range(5)])) == 2
+
+    assert run_engine(RuleEngine([rule(actions=["fighting"])], []), alone[:3])  # the default, 1: alone alerts

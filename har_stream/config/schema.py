@@ -279,6 +279,9 @@ class RuleConfig(_Strict):
     max_speed_mps: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     #: Names of zones the person must be in (any of them); empty means anywhere.
     zones: list[Name] = Field(default_factory=list)
+    #: At least this many people on the same frame must meet the condition (in the rule's zones) for it to hold
+    #: for any of them: 2 for fighting means one person alone, however they score, never raises a fight alert.
+    min_people: Annotated[int, Field(ge=1, le=1000)] = 1
     schedule: ScheduleConfig | None = None
     #: After an alert of this rule for a track ends, the same track cannot raise it again for this long.
     cooldown_s: Seconds = 30.0

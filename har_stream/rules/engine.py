@@ -58,7 +58,8 @@ class RuleEngine:
     ``data['action_scores']``) is at least ``min_confidence`` (rules listing ``*`` or ``unknown``, and records
     without scores, judge the smoothed label and its confidence instead), the speed (box heights per second,
     and metres per second in calibrated zones) is within bounds, the box's bottom centre is in one of the
-    rule's zones, and the schedule is active. The alert starts once the condition has held for
+    rule's zones, the schedule is active, and at least ``min_people`` people on the frame meet all of that
+    (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition has held for
     ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``.
@@ -93,28 +94,14 @@ class RuleEngine:
         flagged = np.zeros(n, dtype=bool)
         flagged_by = np.full(n, "", dtype=object)
         if n and self.rules:
-            membership = self._zones_for(record).membership(detections) if self.zone_configs else {}
-            local = dt.datetime.fromtimestamp(record.wall_time)
-            active_schedules = [schedule_active(rule.schedule, local) for rule in self.rules]
             evidence = [self._evidence(rule, record) for rule in self.rules]
-            speeds = detections.data.get(SPEED, np.zeros(n, dtype=np.float32))
-            ground_speeds = detections.data.get(SPEED_MPS, np.full(n, np.nan, dtype=np.float32))
+            holds, zones = self._conditions(record, evidence)
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
                 for r, rule in enumerate(self.rules):
-                    zone = self._zone_of(rule, membership, i)
-                    actions, confidences, matches = evidence[r]
-                    holds = (
-                        active_schedules[r]
-                        and bool(matches[i])
-                        and confidences[i] >= rule.min_confidence
-                        and (rule.min_speed is None or speeds[i] >= rule.min_speed)
-                        and (rule.max_speed is None or speeds[i] <= rule.max_speed)
-                        and (rule.min_speed_mps is None or ground_speeds[i] >= rule.min_speed_mps)
-                        and (rule.max_speed_mps is None or ground_speeds[i] <= rule.max_speed_mps)
-                        and (not rule.zones or zone is not None)
-                    )
+                    zone = zones[i][r]
+                    actions, confidences, _ = evidence[r]
                     observation = _Observation(
                         str(actions[i]),
                         float(confidences[i]),
@@ -124,7 +111,7 @@ class RuleEngine:
                         record.wall_time,
                         record.index,
                     )
-                    event, active = self._step(track_id, r, holds, observation)
+                    event, active = self._step(track_id, r, bool(holds[i, r]), observation)
                     if event is not None:
                         events.append(event)
                     if active:
@@ -137,6 +124,36 @@ class RuleEngine:
         record.alerts.extend(events)
         record.active_alerts = self.active
         return record
+
+    def _conditions(
+        self, record: FrameRecord, evidence: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, list[list[str | None]]]:
+        """Whether each rule's condition holds for each person (n, rules), and the rule's zone each is in."""
+        detections = record.detections
+        n = len(detections)
+        membership = self._zones_for(record).membership(detections) if self.zone_configs else {}
+        local = dt.datetime.fromtimestamp(record.wall_time)
+        speeds = detections.data.get(SPEED, np.zeros(n, dtype=np.float32))
+        ground_speeds = detections.data.get(SPEED_MPS, np.full(n, np.nan, dtype=np.float32))
+        holds = np.zeros((n, len(self.rules)), dtype=bool)
+        zones = [[self._zone_of(rule, membership, i) for rule in self.rules] for i in range(n)]
+        for r, rule in enumerate(self.rules):
+            if not schedule_active(rule.schedule, local):
+                continue
+            _, confidences, matches = evidence[r]
+            for i in range(n):
+                holds[i, r] = (
+                    bool(matches[i])
+                    and confidences[i] >= rule.min_confidence
+                    and (rule.min_speed is None or speeds[i] >= rule.min_speed)
+                    and (rule.max_speed is None or speeds[i] <= rule.max_speed)
+                    and (rule.min_speed_mps is None or ground_speeds[i] >= rule.min_speed_mps)
+                    and (rule.max_speed_mps is None or ground_speeds[i] <= rule.max_speed_mps)
+                    and (not rule.zones or zones[i][r] is not None)
+                )
+            if holds[:, r].sum() < rule.min_people:  # e.g. a fight needs two people showing it at once
+                holds[:, r] = False
+        return holds, zones
 
     @staticmethod
     def _evidence(rule: RuleConfig, record: FrameRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
