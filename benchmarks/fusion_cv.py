@@ -9,7 +9,8 @@ to measure a new temporal model, delete the folds' ``traces.npz`` and ``temporal
 For each fold of recording groups (the test groups of models/cctv_split.csv are never touched): train the
 open-set classifier's head and the temporal model without the fold's groups, run the real pipeline over the
 fold's clips, and keep every person's image score and motion score per frame. Then, over all folds' clips, score
-each fusion weight (clip AUROC) and each rule threshold / duration (alert recall, false alarms on none clips).
+each fusion weight (clip AUROC) and each rule threshold / duration, for one person and for two people at once
+(``min_people``): alert recall and false alarms on none clips, and the most sensitive rule under 10% of them.
 """
 
 from __future__ import annotations
