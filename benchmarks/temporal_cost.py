@@ -58,6 +58,23 @@ def time_stage(model: TemporalModel | None, every: int, records: list, flow: boo
     return time.perf_counter() - start, stage.updates
 
 
+def detected_records(video: Path, frames: int, imgsz: int) -> list[FrameRecord]:
+    """The first ``frames`` frames of ``video``, detected at input ``imgsz`` and tracked (not timed)."""
+    config = load_config(None, {"detector": {"imgsz": imgsz}})
+    detector = PersonDetector(config.detector)
+    source = open_source(str(video), config.source)
+    tracker = PersonTracker(TrackerConfig(), frame_rate=source.info.fps or 25.0)
+    records = []
+    for frame in source:
+        record = FrameRecord(frame.index, frame.timestamp, frame.wall_time, frame.captured_at, frame.image)
+        tracker(detector(record))
+        records.append(record)
+        if len(records) >= frames:
+            break
+    source.close()
+    return records
+
+
 def main() -> None:
     """Time the stage and print / write the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,18 +84,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    config = load_config(None, {"detector": {"imgsz": args.imgsz}})
-    detector = PersonDetector(config.detector)
-    source = open_source(str(args.video), config.source)
-    tracker = PersonTracker(TrackerConfig(), frame_rate=source.info.fps or 25.0)
-    records = []
-    for frame in source:
-        record = FrameRecord(frame.index, frame.timestamp, frame.wall_time, frame.captured_at, frame.image)
-        tracker(detector(record))
-        records.append(record)
-        if len(records) >= args.frames:
-            break
-    source.close()
+    records = detected_records(args.video, args.frames, args.imgsz)
     model = load_temporal_model("default")
     people = sum(len(r.detections) for r in records)
     result = {

@@ -52,25 +52,9 @@ print(json.dumps(result))
 def detect(video: Path, frames: int, imgsz: int, out: Path) -> int:
     """Detect and track the first ``frames`` frames; pickle the frame records to ``out``; people per frame."""
     sys.path.insert(0, str(REPO))
-    from har_stream.config import TrackerConfig, load_config
-    from har_stream.detection.detector import PersonDetector
-    from har_stream.frame import FrameRecord
-    from har_stream.sources import open_source
-    from har_stream.tracking.tracker import PersonTracker
+    from temporal_cost import detected_records
 
-    config = load_config(None, {"detector": {"imgsz": imgsz}})
-    detector = PersonDetector(config.detector)
-    source = open_source(str(video), config.source)
-    tracker = PersonTracker(TrackerConfig(), frame_rate=source.info.fps or 25.0)
-    records = []
-    for frame in source:
-        record = FrameRecord(frame.index, frame.timestamp, frame.wall_time, frame.captured_at, frame.image)
-        tracker(detector(record))
-        record.image = record.image.copy()
-        records.append(record)
-        if len(records) >= frames:
-            break
-    source.close()
+    records = detected_records(video, frames, imgsz)
     out.write_bytes(pickle.dumps(records))
     return sum(len(r.detections) for r in records) // max(len(records), 1)
 
