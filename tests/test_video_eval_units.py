@@ -19,6 +19,7 @@ from har_stream.video_eval.metrics import action_summary, auroc, average_ranks, 
 from har_stream.video_eval.report import contact_sheet, plot_roc, worst_clips
 from har_stream.video_eval.results import summary_table
 from har_stream.video_eval.selection import ClipSelectionError, flagged_actions, select_split_part
+from har_stream.video_eval.uncertainty import group_bootstrap, wilson_interval
 
 
 def test_average_ranks_share_ties() -> None:
@@ -80,7 +81,10 @@ def test_action_summary_rates() -> None:
     assert running["auroc"] is None and running["alert_recall"] is None and running["median_s_to_alert"] is None
     assert running["false_alarm_rate"] == pytest.approx(1 / 8)
     table = summary_table({"fighting": figures, "running": running})
-    assert "fighting  0.625     75%           50%      50%      4      4         2.0" in table
+    assert figures["alert_recall_ci95"] == [0.301, 0.954]  # Wilson, 3 of 4
+    assert (
+        "fighting  0.625 [0.133-1.000]  75% [30%-95%]           50%  50% [10%-90%]      4      4         2.0" in table
+    )
     assert table.splitlines()[2].startswith("running")
 
 
@@ -166,3 +170,28 @@ def test_roc_and_contact_sheet_are_pictures(tmp_path: Path) -> None:
     sheet = cv2.imread(str(contact_sheet(clips, ["fighting", "running"], tmp_path / "sheet.jpg")))
     assert roc is not None and roc.shape[2] == 3
     assert sheet is not None and sheet.shape[1] == 3 * 480 and sheet.shape[0] > 4 * 270
+
+
+def test_wilson_intervals_match_published_values_and_stay_inside_0_1() -> None:
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    low, high = wilson_interval(3, 22)  # type: ignore[misc]
+    assert low < 3 / 22 < high and (low, high) == pytest.approx((0.0475, 0.3333), abs=1e-4)
+    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(0, 0) is None  # type: ignore[index]
+
+
+def test_the_auroc_interval_resamples_whole_recordings() -> None:
+    """Clips cut from one recording share its look and score alike: 40 clips from 8 recordings must get a wider
+    interval than 40 clips from 40 recordings would; a perfect separation stays at 1; one class alone has none."""
+    rng = np.random.default_rng(0)
+    recording = np.repeat(np.arange(8), 5)  # recordings 0-3 are fights, 4-7 are not
+    positive = recording < 4
+    offset = np.array([1.0, 0.2, 0.8, -0.3, 0.0, 0.5, -0.5, 0.9])
+    scores = offset[recording] + rng.normal(0.0, 0.05, 40)
+    clustered = group_bootstrap(auroc, scores, positive, [f"r{r}" for r in recording])
+    independent = group_bootstrap(auroc, scores, positive, [f"c{i}" for i in range(40)])
+    assert clustered is not None and independent is not None
+    assert clustered[0] <= auroc(scores, positive) <= clustered[1]
+    assert clustered[1] - clustered[0] > 1.5 * (independent[1] - independent[0])
+    assert group_bootstrap(auroc, [0.9, 0.8, 0.1, 0.2], [True, True, False, False], ["a", "b", "c", "d"]) == (1.0, 1.0)
+    assert group_bootstrap(auroc, [0.9, 0.8], [True, True], ["a", "b"]) is None

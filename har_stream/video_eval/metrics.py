@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from har_stream.video_eval.clip_result import ClipResult
+from har_stream.video_eval.uncertainty import group_bootstrap, wilson_interval
 
 #: The label of clips in which nothing worth an alert happens (the headline false-alarm figure).
 NONE_LABEL = "none"
@@ -70,8 +71,12 @@ def action_summary(clips: Sequence[ClipResult], action: str) -> dict[str, Any]:
     negatives = [c for c in usable if c.label != action]
     nones = [c for c in usable if c.label == NONE_LABEL]
     times = [c.first_alert_s[action] for c in positives if action in c.first_alert_s]
+    scores = [c.scores.get(action, 0.0) for c in usable]
+    is_positive = [c.label == action for c in usable]
+    caught = sum(c.alerted(action) for c in positives)
+    none_alerted = sum(c.alerted(action) for c in nones)
     return {
-        "auroc": auroc([c.scores.get(action, 0.0) for c in usable], [c.label == action for c in usable]),
+        "auroc": auroc(scores, is_positive),
         "alert_recall": _share([c.alerted(action) for c in positives]),
         "false_alarm_rate": _share([c.alerted(action) for c in negatives]),
         "false_alarm_rate_none": _share([c.alerted(action) for c in nones]),
@@ -79,7 +84,15 @@ def action_summary(clips: Sequence[ClipResult], action: str) -> dict[str, Any]:
         "n_neg": len(negatives),
         "n_none": len(nones),
         "median_s_to_alert": float(np.median(times)) if times else None,
+        # 95% intervals: recording groups resampled for the AUROC, Wilson intervals for the rates
+        "auroc_ci95": _rounded(group_bootstrap(auroc, scores, is_positive, [c.group for c in usable])),
+        "alert_recall_ci95": _rounded(wilson_interval(caught, len(positives))),
+        "false_alarm_rate_none_ci95": _rounded(wilson_interval(none_alerted, len(nones))),
     }
+
+
+def _rounded(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [round(interval[0], 3), round(interval[1], 3)]
 
 
 def summarize(clips: Sequence[ClipResult], actions: Sequence[str]) -> dict[str, dict[str, Any]]:

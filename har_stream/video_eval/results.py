@@ -36,18 +36,28 @@ def _figure(value: float | None, percent: bool = False) -> str:
     return f"{value:.0%}" if percent else f"{value:.3f}"
 
 
+def _with_interval(value: str, interval: list[float] | None, percent: bool = False) -> str:
+    if interval is None or value == "-":
+        return value
+    low, high = (_figure(v, percent) for v in interval)
+    return f"{value} [{low}-{high}]"
+
+
 def summary_table(summary: dict[str, dict[str, Any]]) -> str:
-    """One line per action: AUROC, alert recall, false alarms (all negatives and ``none`` clips), clip counts."""
+    """One line per action: AUROC, alert recall, false alarms (all negatives and ``none`` clips), clip counts;
+    95% intervals in brackets where the summary has them."""
     header = ("action", "AUROC", "recall", "false alarms", "on none", "n_pos", "n_neg", "s to alert")
     rows = [header]
     for action, f in summary.items():
         rows.append(
             (
                 action,
-                _figure(f["auroc"]),
-                _figure(f["alert_recall"], percent=True),
+                _with_interval(_figure(f["auroc"]), f.get("auroc_ci95")),
+                _with_interval(_figure(f["alert_recall"], percent=True), f.get("alert_recall_ci95"), True),
                 _figure(f["false_alarm_rate"], percent=True),
-                _figure(f["false_alarm_rate_none"], percent=True),
+                _with_interval(
+                    _figure(f["false_alarm_rate_none"], percent=True), f.get("false_alarm_rate_none_ci95"), True
+                ),
                 str(f["n_pos"]),
                 str(f["n_neg"]),
                 "-" if f["median_s_to_alert"] is None else f"{f['median_s_to_alert']:.1f}",
