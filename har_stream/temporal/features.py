@@ -140,6 +140,8 @@ def window_features(
     (:func:`~har_stream.temporal.flow.people_flow`; None or NaN rows: flow features are NaN). The same numbers as
     :func:`track_window_features` on a :class:`~har_stream.temporal.history.TrackHistory` fed these frames.
     """
+    if len(times) < MIN_WINDOW_FRAMES:
+        return None
     history = TrackHistory(keep_s=np.inf)
     for k, t in enumerate(times):
         history.add(
@@ -149,7 +151,7 @@ def window_features(
             patches[k] if patches is not None else None,
             flows[k] if flows is not None else None,
         )
-    window = history.window(float(times[-1]), np.inf) if len(times) else history.window(0.0, 0.0)
+    window = history.window(float(times[-1]), np.inf)
     return track_window_features(window, frame_height, others, other_velocities, window_s)
 
 

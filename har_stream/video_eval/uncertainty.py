@@ -1,6 +1,6 @@
 """How far clip-level figures could move on other footage: 95% intervals for rates and for the AUROC.
 
-A few dozen clips give wide intervals (3 false alarms in 22 clips is anything from 5% to 35%), and clips cut
+A few dozen clips give wide intervals (3 false alarms in 22 clips is anything from 5% to 33%), and clips cut
 from the same recording are not independent, so the AUROC's interval resamples whole recording groups.
 """
 
