@@ -12,6 +12,7 @@ from har_stream.temporal.features import (
     FEATURE_NAMES,
     MIN_PERSON_PX,
     NEIGHBOUR_SOURCES,
+    feature_names,
     motion_patch,
     window_features,
 )
@@ -199,3 +200,25 @@ def test_a_track_followed_frame_by_frame_gets_the_features_of_its_last_second_co
             )
             assert ok[0] and np.isfinite(live[0, F["deform_mean"]]) and np.isfinite(live[0, F["knee_angle_std"]])
             np.testing.assert_array_equal(live[0, : len(FEATURE_NAMES)], fresh)
+
+
+def test_several_window_lengths_give_a_block_of_features_each_from_one_history() -> None:
+    """With windows of 1 s and 0.5 s, each row holds the 1 s features and then the 0.5 s ones, each block the
+    numbers a history of that length alone gives."""
+    times, boxes, keypoints = walker(25, seconds=2.0)
+    both, short = TrackWindows((1.0, 0.5)), TrackWindows((0.5,))
+    one = TrackWindows((1.0,))
+    assert feature_names((1.0, 0.5))[len(ALL_FEATURE_NAMES)] == f"{ALL_FEATURE_NAMES[0]}@0.5s"
+    for t, b, k in zip(times, boxes, keypoints, strict=True):
+        for windows in (both, short, one):
+            windows.update(float(t), np.array([1, 2]), np.stack([b, b + 60]), np.stack([k, k]))
+    now = np.stack([boxes[-1], boxes[-1] + 60])
+    x, ok = both.features(float(times[-1]), 720, np.array([1, 2]), now, np.array([0, 1]))
+    x_short, _ = short.features(float(times[-1]), 720, np.array([1, 2]), now, np.array([0, 1]))
+    x_one, _ = one.features(float(times[-1]), 720, np.array([1, 2]), now, np.array([0, 1]))
+    width = len(ALL_FEATURE_NAMES)
+    assert ok.all() and x.shape == (2, 2 * width) == (2, len(feature_names((1.0, 0.5))))
+    np.testing.assert_array_equal(x[:, :width], x_one)
+    np.testing.assert_array_equal(x[:, width:], x_short)
+    assert x[0, F["coverage"]] > 0.9 and x[0, width + F["coverage"]] > 0.9  # each window full for its length
+    assert not np.array_equal(x[:, :width], x[:, width:])

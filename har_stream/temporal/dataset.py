@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_stream.temporal.features import ALL_FEATURE_NAMES
+from har_stream.temporal.features import WINDOWS_S
 from har_stream.temporal.flow import FLOW_STATS, SPEED_STATS
 from har_stream.temporal.windows import TrackWindows
 from har_stream.training.background import QUIET_LABELS, WALKING_SPEED, near_someone
@@ -62,14 +62,18 @@ class Windows:
 
 
 def replay(
-    tracks: ClipTracks, time_scale: float = 1.0, stretch: float = 1.0, only: set[int] | None = None
+    tracks: ClipTracks,
+    time_scale: float = 1.0,
+    stretch: float = 1.0,
+    only: set[int] | None = None,
+    windows_s: tuple[float, ...] = WINDOWS_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feed a clip's tracks frame by frame through :class:`TrackWindows`; sample every track's window features
-    every ``SAMPLE_EVERY_S``. ``time_scale`` > 1 plays the clip faster; ``stretch`` > 1 multiplies how far each
-    person's box and keypoints travel from where the track started (limbs keep their own motion). The flow
-    statistics that are speeds scale with ``time_scale``; a stretch leaves them as they are (the flow's median,
-    the body's translation, is taken out of them)."""
-    windows = TrackWindows()
+    """Feed a clip's tracks frame by frame through :class:`TrackWindows` (windows of ``windows_s`` seconds);
+    sample every track's window features every ``SAMPLE_EVERY_S``. ``time_scale`` > 1 plays the clip faster;
+    ``stretch`` > 1 multiplies how far each person's box and keypoints travel from where the track started
+    (limbs keep their own motion). The flow statistics that are speeds scale with ``time_scale``; a stretch
+    leaves them as they are (the flow's median, the body's translation, is taken out of them)."""
+    windows = TrackWindows(windows_s)
     rows, ids, times = [], [], []
     origin: dict[int, np.ndarray] = {}
     next_sample = -np.inf
@@ -102,7 +106,7 @@ def replay(
         ids.append(track_ids[chosen][ok])
         times.append(np.full(int(ok.sum()), t))
     if not rows:
-        return np.zeros((0, len(ALL_FEATURE_NAMES)), np.float32), np.zeros(0, int), np.zeros(0)
+        return np.zeros((0, windows.width), np.float32), np.zeros(0, int), np.zeros(0)
     return np.concatenate(rows), np.concatenate(ids), np.concatenate(times)
 
 
@@ -118,8 +122,11 @@ def walking_tracks(tracks: ClipTracks) -> set[int]:
     return {int(t) for t in ids if np.median(tracks.speed[tracks.track_id == t]) >= WALKING_SPEED}
 
 
-def clip_windows(path: Path, label: str, group: str, synthetic: bool = True) -> Windows:
-    """Every training window of one harvested clip, with both targets (see the module docstring)."""
+def clip_windows(
+    path: Path, label: str, group: str, synthetic: bool = True, windows_s: tuple[float, ...] = WINDOWS_S
+) -> Windows:
+    """Every training window (of ``windows_s`` seconds) of one harvested clip, with both targets (see the module
+    docstring)."""
     tracks = ClipTracks.load(path)
     parts = []
 
@@ -137,7 +144,7 @@ def clip_windows(path: Path, label: str, group: str, synthetic: bool = True) -> 
             np.full(n, variant, object),
         )
 
-    x, ids, t = replay(tracks)
+    x, ids, t = replay(tracks, windows_s=windows_s)
     if label == "fighting":
         fighters = fighting_tracks(tracks)
         fight = np.array([1.0 if int(i) in fighters else np.nan for i in ids])
@@ -150,8 +157,8 @@ def clip_windows(path: Path, label: str, group: str, synthetic: bool = True) -> 
         walkers = walking_tracks(tracks)
         if walkers:
             for k in SPEED_UPS:
-                x, ids, t = replay(tracks, time_scale=k, only=walkers)
+                x, ids, t = replay(tracks, time_scale=k, only=walkers, windows_s=windows_s)
                 parts.append(make(x, ids, t, np.full(len(ids), np.nan), 1.0, f"speed_x{k:g}"))
-            x, ids, t = replay(tracks, stretch=STRETCH, only=walkers)
+            x, ids, t = replay(tracks, stretch=STRETCH, only=walkers, windows_s=windows_s)
             parts.append(make(x, ids, t, np.zeros(len(ids)), 0.0, f"stretch_x{STRETCH:g}"))
     return Windows.concat(parts)

@@ -66,7 +66,18 @@ FEATURE_NAMES: tuple[str, ...] = (
 #: :class:`~har_stream.temporal.windows.TrackWindows`: in a fight both people move violently.
 NEIGHBOUR_SOURCES: tuple[str, ...] = ("deform_mean", "limb_speed_max", "wrist_speed_mean", "body_path_speed")
 NEIGHBOUR_NAMES: tuple[str, ...] = tuple(f"nearest_{name}" for name in NEIGHBOUR_SOURCES)
-ALL_FEATURE_NAMES: tuple[str, ...] = FEATURE_NAMES + NEIGHBOUR_NAMES
+#: The window lengths whose features the model sees, longest first (each a block of the same features).
+WINDOWS_S: tuple[float, ...] = (WINDOW_S,)
+
+
+def feature_names(windows_s: tuple[float, ...] = WINDOWS_S) -> tuple[str, ...]:
+    """Column names of :class:`~har_stream.temporal.windows.TrackWindows` features for these window lengths: the
+    first window's features by their own names, each further window's suffixed with its length (``@0.5s``)."""
+    block = FEATURE_NAMES + NEIGHBOUR_NAMES
+    return block + tuple(f"{name}@{length:g}s" for length in windows_s[1:] for name in block)
+
+
+ALL_FEATURE_NAMES: tuple[str, ...] = feature_names()
 
 
 def motion_patch(image: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from har_stream.clips import LabelledClip
 from har_stream.temporal.dataset import Windows, clip_windows
-from har_stream.temporal.features import ALL_FEATURE_NAMES, WINDOW_S
+from har_stream.temporal.features import ALL_FEATURE_NAMES, WINDOWS_S
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +25,22 @@ DECONFOUND = True
 NEAR_GAP_FEATURE = 0.3
 
 
-def build_windows(clips: list[LabelledClip], harvest: Path, split: dict[str, str], parts: tuple[str, ...]) -> Windows:
-    """Windows of every harvested clip in ``parts``; the split part is carried in ``Windows.variant``'s prefix."""
+def build_windows(
+    clips: list[LabelledClip],
+    harvest: Path,
+    split: dict[str, str],
+    parts: tuple[str, ...],
+    windows_s: tuple[float, ...] = WINDOWS_S,
+) -> Windows:
+    """Windows (of ``windows_s`` seconds) of every harvested clip in ``parts``; the split part is carried in
+    ``Windows.variant``'s prefix."""
     sets = []
     for clip in tqdm(clips, desc="window features", unit="clip"):
         part = split.get(clip.file)
         path = harvest / "tracks" / f"{Path(clip.file).stem}.npz"
         if part not in parts or not path.is_file():
             continue
-        w = clip_windows(path, clip.label, clip.group, synthetic=True)
+        w = clip_windows(path, clip.label, clip.group, synthetic=True, windows_s=windows_s)
         w.variant = np.array([f"{part}:{v}" for v in w.variant], dtype=object)
         sets.append(w)
     return Windows.concat(sets)
@@ -145,7 +152,8 @@ def save_temporal_model(folder: Path, models: dict[str, Any], meta: dict[str, An
         **meta,
         "actions": list(models),
         "features": list(ALL_FEATURE_NAMES),
-        "window_s": WINDOW_S,
+        "window_s": WINDOWS_S[0],
+        "windows_s": list(WINDOWS_S),
         "saved": time.strftime("%Y-%m-%d"),
     }
     (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Keep every tracked person's last second of boxes and keypoints, and turn it into window features.
+"""Keep every tracked person's last second(s) of boxes and keypoints, and turn it into window features.
 
 One class serves both the live pipeline stage and training (which replays harvested tracks through it), so
 the model is trained on exactly the features it is served.
@@ -10,10 +10,11 @@ import numpy as np
 
 from har_stream.geometry import box_gaps
 from har_stream.temporal.features import (
-    ALL_FEATURE_NAMES,
     FEATURE_NAMES,
+    NEIGHBOUR_NAMES,
     NEIGHBOUR_SOURCES,
-    WINDOW_S,
+    WINDOWS_S,
+    feature_names,
     track_window_features,
 )
 from har_stream.temporal.history import TrackHistory, Window, add_frame
@@ -28,8 +29,9 @@ FORGET_AFTER_S = 2.0
 class TrackWindows:
     """Per-track histories; :meth:`features` computes the window features of chosen tracks on the newest frame."""
 
-    def __init__(self, window_s: float = WINDOW_S) -> None:
-        self.window_s = window_s
+    def __init__(self, windows_s: tuple[float, ...] = WINDOWS_S) -> None:
+        self.windows_s = tuple(windows_s)
+        self.width = len(feature_names(self.windows_s))
         self._histories: dict[int, TrackHistory] = {}
         self._last_seen: dict[int, float] = {}
 
@@ -53,7 +55,7 @@ class TrackWindows:
             tid = int(track_id)
             history = self._histories.get(tid)
             if history is None:
-                history = self._histories[tid] = TrackHistory(keep_s=self.window_s + 0.25)
+                history = self._histories[tid] = TrackHistory(keep_s=max(self.windows_s) + 0.25)
             histories.append(history)
             self._last_seen[tid] = t
         if keypoints is None:
@@ -79,17 +81,41 @@ class TrackWindows:
     def features(
         self, t: float, frame_height: int, track_ids: np.ndarray, boxes: np.ndarray, chosen: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Features (k, F) of the people at indices ``chosen`` of this frame, and which of them had enough history.
+        """Features (k, F) of the people at indices ``chosen`` of this frame, and which of them had enough history
+        (in the first window; a shorter window with too few frames leaves its block NaN).
 
         ``track_ids`` and ``boxes`` are everyone on the frame (the neighbours); rows without enough history are NaN.
-        The last columns describe each person's nearest neighbour (see ``NEIGHBOUR_NAMES``).
+        One block of columns per window length (see :func:`~har_stream.temporal.features.feature_names`); the last
+        columns of a block describe each person's nearest neighbour (see ``NEIGHBOUR_NAMES``).
         """
-        n = len(track_ids)
-        out = np.full((len(chosen), len(ALL_FEATURE_NAMES)), np.nan, dtype=np.float32)
+        out = np.full((len(chosen), self.width), np.nan, dtype=np.float32)
         ok = np.zeros(len(chosen), dtype=bool)
         if len(chosen) == 0:
             return out, ok
-        nearest = _nearest(boxes) if n > 1 else np.full(n, -1)
+        nearest = _nearest(boxes) if len(track_ids) > 1 else np.full(len(track_ids), -1)
+        block = len(FEATURE_NAMES) + len(NEIGHBOUR_NAMES)
+        for k, length in enumerate(self.windows_s):
+            seen = self._block(
+                out[:, k * block : (k + 1) * block], t, frame_height, track_ids, boxes, chosen, nearest, length
+            )
+            if k == 0:
+                ok = seen
+        return out, ok
+
+    def _block(
+        self,
+        out: np.ndarray,
+        t: float,
+        frame_height: int,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        chosen: np.ndarray,
+        nearest: np.ndarray,
+        length: float,
+    ) -> np.ndarray:
+        """Fill ``out`` (k, block) with the features of windows of ``length`` seconds; which rows were filled."""
+        n = len(track_ids)
+        ok = np.zeros(len(chosen), dtype=bool)
         windows: dict[int, Window | None] = {}
         velocities = np.zeros((n, 2))  # only each person's nearest neighbour's is used (relative speed)
         own: dict[int, np.ndarray | None] = {}
@@ -97,7 +123,7 @@ class TrackWindows:
         def window_of(i: int) -> Window | None:
             if i not in windows:
                 history = self._histories.get(int(track_ids[i]))
-                windows[i] = history.window(t, self.window_s) if history is not None else None
+                windows[i] = history.window(t, length) if history is not None else None
             return windows[i]
 
         def vector_of(i: int) -> np.ndarray | None:
@@ -111,7 +137,7 @@ class TrackWindows:
                     if j >= 0 and (other := window_of(j)) is not None:
                         velocities[j] = self._velocity(other)
                     others = np.flatnonzero(np.arange(n) != i)
-                    own[i] = track_window_features(w, frame_height, boxes[others], velocities[others], self.window_s)
+                    own[i] = track_window_features(w, frame_height, boxes[others], velocities[others], length)
             return own[i]
 
         width = len(FEATURE_NAMES)
@@ -123,7 +149,7 @@ class TrackWindows:
             j = int(nearest[i])
             if j >= 0 and vector[_GAP] <= 1.0 and (neighbour := vector_of(j)) is not None:
                 out[row, width:] = neighbour[_SOURCE_COLUMNS]
-        return out, ok
+        return ok
 
 
 def _nearest(boxes: np.ndarray) -> np.ndarray:

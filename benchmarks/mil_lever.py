@@ -1,0 +1,120 @@
+"""Multiple-instance refinement of the fighting targets, measured by the cross-validation of
+``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+are never read).
+
+The temporal model's fighting positives are every window of every person who touches someone in a fight clip
+(``har_stream/temporal/dataset.py``). A fight clip says only that somebody fights at some point, so many of those
+windows are people standing close between blows. The refinement (as in mi-SVM): a first model scores the
+training windows out of fold (inner folds of recording groups, so no window is scored by a model that saw it);
+in each fight clip only the ``keep`` share of positive windows with the highest first-stage scores stays
+positive, the others are left out (neither positive nor negative); a second model is trained on that.
+
+    .venv/bin/python benchmarks/fusion_cv.py --work out/fusion_cv352_flow   # first: the folds' image traces
+    .venv/bin/python benchmarks/mil_lever.py --work out/fusion_cv352_flow [--json benchmarks/video/mil_lever.json]
+
+Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fight_levers import EMA_ALPHA  # noqa: E402
+from fusion_cv import cv_setup, image_baseline  # noqa: E402
+
+from har_stream.temporal.dataset import Windows  # noqa: E402
+from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
+from har_stream.video_eval.metrics import auroc  # noqa: E402
+
+KEEPS = (1.0, 0.7, 0.5, 0.3)
+FUSION_WEIGHTS = (0.25, 0.5)
+INNER_FOLDS = 4
+PARTS = ("train", "val")
+
+
+def out_of_fold(windows: Windows, groups: np.ndarray, folds: int) -> np.ndarray:
+    """Fighting probabilities of every window from models trained without its recording group's inner fold."""
+    names = np.unique(groups)
+    order = np.random.default_rng(1).permutation(names)
+    inner = {g: k % folds for k, g in enumerate(order)}
+    fold = np.array([inner[g] for g in groups])
+    probs = np.full(len(windows), np.nan)
+    for k in range(folds):
+        model = fit_action(windows.subset(fold != k), "fighting", PARTS, TreeSettings())
+        probs[fold == k] = model.predict_proba(windows.x[fold == k])[:, 1]
+    return probs
+
+
+def refined(windows: Windows, probs: np.ndarray, keep: float) -> Windows:
+    """``windows`` with only the top ``keep`` share of each fight clip's positive windows (by ``probs``) left
+    positive; each clip's kept positives weigh what all of them weighed."""
+    fighting = windows.fighting.copy()
+    weight = windows.weight.copy()
+    real = np.array([v.endswith(":real") for v in windows.variant])
+    for clip in np.unique(windows.clip[real & (windows.fighting == 1)]):
+        pos = np.flatnonzero(real & (windows.clip == clip) & (windows.fighting == 1))
+        n_keep = max(1, round(keep * len(pos)))
+        ranked = pos[np.argsort(-probs[pos])]
+        fighting[ranked[n_keep:]] = np.nan
+        weight[ranked[:n_keep]] *= len(pos) / n_keep
+    return dataclasses.replace(windows, fighting=fighting, weight=weight)
+
+
+def motion_auroc(pool: list) -> Callable[[dict[str, float]], float]:
+    """Clip AUROC of per-clip scores over ``pool`` (missing clips: 0), as ``image_baseline``'s."""
+    stems = [Path(c.file).stem for c in pool]
+    positive = np.array([c.label == "fighting" for c in pool])
+    return lambda scores: round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
+
+
+def main() -> None:
+    """Cross-validate the fighting trees with each share of positives kept; fuse each with the image score."""
+    args, _clips, split, pool, folds = cv_setup(__doc__)
+    fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
+    try:
+        _traces, image, clip_auroc = image_baseline(args.work, pool)
+    except SystemExit as missing:  # no fold traces yet: motion alone
+        print(missing, "- reporting motion alone", flush=True)
+        image, clip_auroc = None, motion_auroc(pool)
+    stems = [Path(c.file).stem for c in pool]
+    windows = build_windows(pool, args.harvest, split, PARTS)
+    fold = np.array([fold_of[g] for g in windows.group])
+    real = np.array([v.endswith(":real") for v in windows.variant])
+    scores: dict[float, dict[str, float]] = {keep: {} for keep in KEEPS}
+    for k in range(args.folds):
+        train = windows.subset(fold != k)
+        first = out_of_fold(train, train.group, INNER_FOLDS)
+        held = windows.subset((fold == k) & real)
+        for keep in KEEPS:
+            model = fit_action(refined(train, first, keep) if keep < 1 else train, "fighting", PARTS, TreeSettings())
+            probs = model.predict_proba(held.x)[:, 1]
+            for clip in np.unique(held.clip):
+                s = held.clip == clip
+                scores[keep][str(clip)] = float(track_scores(held.time[s], held.track[s], probs[s], EMA_ALPHA).max())
+        print(f"fold {k} done", flush=True)
+    result: dict = {"clips": len(pool), "folds": args.folds, "windows": len(windows)}
+    if image is not None:
+        result["image_alone"] = clip_auroc(image)
+    for keep in KEEPS:
+        entry = {"motion_alone": clip_auroc(scores[keep])}
+        for w in FUSION_WEIGHTS if image is not None else ():
+            entry[f"fused_w{w}"] = clip_auroc({s: w * scores[keep].get(s, 0.0) + (1 - w) * image[s] for s in stems})
+        result[f"keep_{keep:g}"] = entry
+        print(keep, entry, flush=True)
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
