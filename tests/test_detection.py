@@ -16,7 +16,7 @@ from har_stream.detection.quantize import quantize_detector
 from har_stream.detection.runtimes import openvino_available
 from har_stream.detection.weights import resolve_detector_weights
 from har_stream.detection.yolo_io import Letterbox, decode_output, letterbox_blob
-from tests.conftest import decode_frames
+from tests.conftest import SHARED, decode_frames, require
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,22 @@ def test_int8_model_finds_the_people_float32_finds(crowd_frames, reference) -> N
         confident = expected[expected.confidence >= 0.5]
         matched, total = recall(confident, got)
         assert total >= 8 and matched / total >= 0.95, (matched, total)
+
+
+@pytest.mark.slow
+def test_int8_model_finds_the_people_float32_finds_on_cctv_footage_on_any_cpu() -> None:
+    """Real CCTV fight clips (train groups), where full-range int8 weights lost almost everyone on CPUs without
+    VNNI (the 7-bit weights of ``quantize.py`` cannot saturate); at the CCTV config's input size."""
+    int8 = PersonDetector(DetectorConfig(imgsz=640))
+    reference = PersonDetector(DetectorConfig(imgsz=640, int8=False))
+    matched = total = 0
+    for clip in ("surv_fi005.mp4", "surv_fi008.mp4"):
+        frames = decode_frames(require(SHARED / "videos" / "cctv" / clip))
+        for frame in frames[:40:8]:
+            expected = reference.detect(frame)
+            found, confident = recall(expected[expected.confidence >= 0.5], int8.detect(frame))
+            matched, total = matched + found, total + confident
+    assert total >= 20 and matched / total >= 0.9, (matched, total)
 
 
 def test_missing_int8_model_falls_back_to_float32_with_a_warning(

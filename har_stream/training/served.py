@@ -8,6 +8,7 @@ detector finds nobody are kept whole (square-resized, as today's whole-image pro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 
 def person_boxes(rows: Sequence[LabelledImage], detector: PersonDetector, cache: bool = True) -> np.ndarray:
     """Per image: the largest detected person's box ``x1, y1, x2, y2``, NaN when nobody was found (cached)."""
-    key = cache_key(["person-boxes", detector.model_path.name, detector.config.imgsz], rows)
+    # the weights' content, not only their name: a re-made int8 detector of the same name finds other boxes
+    weights = hashlib.sha1(detector.model_path.read_bytes()).hexdigest()[:16]
+    key = cache_key(["person-boxes", detector.model_path.name, weights, detector.config.imgsz], rows)
     path = feature_cache_dir() / f"person-boxes-{key}.npy"
     if cache and path.is_file():
         return np.load(path)
