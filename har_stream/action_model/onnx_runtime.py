@@ -70,7 +70,8 @@ def export_onnx(network: Any, input_size: int, path: Path) -> Path:
 def quantize_int8(
     float_model: Path, calibration: np.ndarray, path: Path, batch: int = 16, method: str = "MinMax"
 ) -> Path:
-    """Static int8 quantization (QDQ, per-channel weights) calibrated on preprocessed real crops; ``method`` names
+    """Static int8 quantization (QDQ, per-channel weights in 7 bits, so that CPUs without VNNI cannot saturate
+    their sums; see ``har_stream/detection/quantize.py``) calibrated on preprocessed real crops; ``method`` names
     an ONNX Runtime ``CalibrationMethod`` (MinMax, Percentile, Entropy), or MinMaxMovingAverage (each activation's
     range a moving average of the calibration batches' ranges instead of their extremes)."""
     from onnxruntime.quantization import (
@@ -103,6 +104,7 @@ def quantize_int8(
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
             calibrate_method=CalibrationMethod[method.removesuffix("MovingAverage")],
             extra_options={"CalibMovingAverage": method.endswith("MovingAverage")},
+            reduce_range=True,  # 7-bit weights: CPUs without VNNI saturate full-range uint8 x int8 sums
         )  # fmt: skip
     return path
 
