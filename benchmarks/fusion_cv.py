@@ -1,7 +1,7 @@
 """Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
 
     .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_whole]
-        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json] [--cctv-weight 1]
+        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json] [--cctv-weight 1] [--fold K]
 
 A fold whose ``classifier`` folder exists keeps it (the open-set head does not depend on the temporal model):
 to measure a new temporal model, delete the folds' ``traces.npz`` and ``temporal`` and run again.
@@ -153,6 +153,13 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
         default=1.0,
         help="weight of CCTV crops against photos in each fold's open-set head (as train-open-set --cctv-weight)",
     )
+    parser.add_argument(
+        "--fold",
+        type=int,
+        default=None,
+        help="fusion_cv.py: compute only this fold's traces and stop (to run folds side by side); a later run "
+        "without it finds them cached",
+    )
     args = parser.parse_args()
     suffix = "" if args.cctv_weight == 1.0 else f"_cctv{args.cctv_weight:g}"
     args.work = args.work or REPO / "out" / "fusion_cv" / f"{args.base.name}{suffix}"
@@ -168,6 +175,8 @@ def main() -> None:
     args, clips, split, pool, folds = cv_setup(__doc__)
     traces: dict[str, tuple[str, np.ndarray]] = {}
     for k, held in enumerate(folds):
+        if args.fold is not None and k != args.fold:
+            continue
         work = args.work / f"fold{k}"
         cached = work / "traces.npz"
         if cached.is_file():
@@ -194,6 +203,9 @@ def main() -> None:
         fold_traces = traces_of([c for c in pool if c.group in held], work / "classifier", work / "temporal")
         np.savez(cached, traces=np.array(fold_traces, dtype=object))
         traces.update(fold_traces)
+    if args.fold is not None:
+        print(f"fold {args.fold}: traces of {len(traces)} clips in {args.work / f'fold{args.fold}'}")
+        return
     result: dict = {"clips": len(traces), "folds": args.folds, "weights": {}, "rules": {}}
     for a, action in enumerate(ACTIONS):
         labels = {f: lab for f, (lab, _) in traces.items()}

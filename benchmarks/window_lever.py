@@ -32,7 +32,7 @@ from mil_lever import motion_auroc  # noqa: E402
 from har_stream.temporal.training import build_windows  # noqa: E402
 
 #: Window lengths the trees see (several: a block of features per length, as ``TrackWindows(windows_s)``).
-VARIANTS: tuple[tuple[float, ...], ...] = ((0.5,), (1.0,), (1.5,), (2.0,), (1.0, 0.5), (2.0, 1.0))
+VARIANTS: tuple[tuple[float, ...], ...] = ((0.5,), (0.75,), (1.0,), (1.5,), (2.0,), (1.0, 0.5), (2.0, 1.0))
 FUSION_WEIGHTS = (0.25, 0.5)
 PARTS = ("train", "val")
 
