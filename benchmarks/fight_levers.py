@@ -65,13 +65,16 @@ def image_window_features(windows: Windows, traces: dict[str, tuple[str, np.ndar
     return out
 
 
-def tree_cv(windows: Windows, x: np.ndarray, fold: np.ndarray, folds: int) -> dict[str, float]:
-    """Out-of-fold clip scores of the fighting trees trained on ``x`` (real-speed windows scored)."""
+def tree_cv(
+    windows: Windows, x: np.ndarray, fold: np.ndarray, folds: int, settings: TreeSettings | None = None
+) -> dict[str, float]:
+    """Out-of-fold clip scores of the fighting trees (``settings``, default the shipped size) trained on ``x``
+    (real-speed windows scored)."""
     windows = dataclasses.replace(windows, x=x)
     real = np.array([v.endswith(":real") for v in windows.variant])
     scores: dict[str, float] = {}
     for k in range(folds):
-        model = fit_action(windows.subset(fold != k), "fighting", ("train", "val"), TreeSettings())
+        model = fit_action(windows.subset(fold != k), "fighting", ("train", "val"), settings or TreeSettings())
         held = windows.subset((fold == k) & real)
         probs = model.predict_proba(held.x)[:, 1]
         for clip in np.unique(held.clip):

@@ -77,15 +77,36 @@ def motion_auroc(pool: list) -> Callable[[dict[str, float]], float]:
     return lambda scores: round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
 
 
+def image_or_motion(work: Path, pool: list) -> tuple[dict[str, float] | None, Callable[[dict[str, float]], float]]:
+    """``image_baseline``'s out-of-fold image scores and clip AUROC, or (None, :func:`motion_auroc`) when the fold
+    cache ``work`` has no traces yet (the lever scripts then report motion alone)."""
+    try:
+        _traces, image, clip_auroc = image_baseline(work, pool)
+    except SystemExit as missing:
+        print(missing, "- reporting motion alone", flush=True)
+        return None, motion_auroc(pool)
+    return image, clip_auroc
+
+
+def lever_figures(
+    scores: dict[str, float],
+    image: dict[str, float] | None,
+    stems: list[str],
+    clip_auroc: Callable[[dict[str, float]], float],
+    weights: tuple[float, ...] = FUSION_WEIGHTS,
+) -> dict[str, float]:
+    """Clip AUROC of per-clip motion ``scores`` alone and, with image scores, fused with them at each weight."""
+    entry = {"motion_alone": clip_auroc(scores)}
+    for w in weights if image is not None else ():
+        entry[f"fused_w{w}"] = clip_auroc({s: w * scores.get(s, 0.0) + (1 - w) * image[s] for s in stems})
+    return entry
+
+
 def main() -> None:
     """Cross-validate the fighting trees with each share of positives kept; fuse each with the image score."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
-    try:
-        _traces, image, clip_auroc = image_baseline(args.work, pool)
-    except SystemExit as missing:  # no fold traces yet: motion alone
-        print(missing, "- reporting motion alone", flush=True)
-        image, clip_auroc = None, motion_auroc(pool)
+    image, clip_auroc = image_or_motion(args.work, pool)
     stems = [Path(c.file).stem for c in pool]
     windows = build_windows(pool, args.harvest, split, PARTS)
     fold = np.array([fold_of[g] for g in windows.group])
@@ -106,9 +127,7 @@ def main() -> None:
     if image is not None:
         result["image_alone"] = clip_auroc(image)
     for keep in KEEPS:
-        entry = {"motion_alone": clip_auroc(scores[keep])}
-        for w in FUSION_WEIGHTS if image is not None else ():
-            entry[f"fused_w{w}"] = clip_auroc({s: w * scores[keep].get(s, 0.0) + (1 - w) * image[s] for s in stems})
+        entry = lever_figures(scores[keep], image, stems, clip_auroc)
         result[f"keep_{keep:g}"] = entry
         print(keep, entry, flush=True)
     print(json.dumps(result, indent=1))

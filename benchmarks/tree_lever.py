@@ -23,13 +23,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fight_levers import EMA_ALPHA  # noqa: E402
+from fight_levers import tree_cv  # noqa: E402
 from fusion_cv import cv_setup  # noqa: E402
 from mil_lever import motion_auroc  # noqa: E402
 
 from har_stream.temporal import training  # noqa: E402
-from har_stream.temporal.dataset import Windows  # noqa: E402
-from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
+from har_stream.temporal.training import TreeSettings, build_windows  # noqa: E402
 
 PARTS = ("train", "val")
 SETTINGS: dict[str, TreeSettings] = {
@@ -48,20 +47,6 @@ SETTINGS: dict[str, TreeSettings] = {
 }
 
 
-def cross_validated(windows: Windows, fold: np.ndarray, folds: int, settings: TreeSettings) -> dict[str, float]:
-    """Out-of-fold clip scores of fighting trees with ``settings`` (real-speed windows scored)."""
-    real = np.array([v.endswith(":real") for v in windows.variant])
-    scores: dict[str, float] = {}
-    for k in range(folds):
-        model = fit_action(windows.subset(fold != k), "fighting", PARTS, settings)
-        held = windows.subset((fold == k) & real)
-        probs = model.predict_proba(held.x)[:, 1]
-        for clip in np.unique(held.clip):
-            s = held.clip == clip
-            scores[str(clip)] = float(track_scores(held.time[s], held.track[s], probs[s], EMA_ALPHA).max())
-    return scores
-
-
 def main() -> None:
     """Cross-validate the fighting trees with each setting."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
@@ -71,11 +56,11 @@ def main() -> None:
     fold = np.array([fold_of[g] for g in windows.group])
     result: dict = {"clips": len(pool), "folds": args.folds, "windows": len(windows), "motion_alone": {}}
     for name, settings in SETTINGS.items():
-        result["motion_alone"][name] = clip_auroc(cross_validated(windows, fold, args.folds, settings))
+        result["motion_alone"][name] = clip_auroc(tree_cv(windows, windows.x, fold, args.folds, settings))
         print(name, result["motion_alone"][name], flush=True)
     training.DECONFOUND = False
     name = "200 rounds, without the deconfounding weights"
-    result["motion_alone"][name] = clip_auroc(cross_validated(windows, fold, args.folds, TreeSettings()))
+    result["motion_alone"][name] = clip_auroc(tree_cv(windows, windows.x, fold, args.folds, TreeSettings()))
     print(name, result["motion_alone"][name], flush=True)
     training.DECONFOUND = True
     print(json.dumps(result, indent=1))

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup, image_baseline  # noqa: E402
-from mil_lever import motion_auroc  # noqa: E402
+from fusion_cv import cv_setup  # noqa: E402
+from mil_lever import image_or_motion, lever_figures  # noqa: E402
 
 from har_stream.temporal.training import build_windows  # noqa: E402
 
@@ -41,11 +41,7 @@ def main() -> None:
     """Cross-validate the fighting trees on each window length and pair of lengths; fuse each with the image."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
-    try:
-        _traces, image, clip_auroc = image_baseline(args.work, pool)
-    except SystemExit as missing:  # no fold traces yet: motion alone
-        print(missing, "- reporting motion alone", flush=True)
-        image, clip_auroc = None, motion_auroc(pool)
+    image, clip_auroc = image_or_motion(args.work, pool)
     stems = [Path(c.file).stem for c in pool]
     result: dict = {"clips": len(pool), "folds": args.folds}
     if image is not None:
@@ -55,9 +51,8 @@ def main() -> None:
         windows = build_windows(pool, args.harvest, split, PARTS, windows_s=lengths)
         fold = np.array([fold_of[g] for g in windows.group])
         scores = tree_cv(windows, windows.x, fold, args.folds)
-        entry = {"windows": len(windows), "features": int(windows.x.shape[1]), "motion_alone": clip_auroc(scores)}
-        for w in FUSION_WEIGHTS if image is not None else ():
-            entry[f"fused_w{w}"] = clip_auroc({s: w * scores.get(s, 0.0) + (1 - w) * image[s] for s in stems})
+        entry = {"windows": len(windows), "features": int(windows.x.shape[1])}
+        entry.update(lever_figures(scores, image, stems, clip_auroc, FUSION_WEIGHTS))
         result[name] = entry
         print(name, entry, flush=True)
     print(json.dumps(result, indent=1))

@@ -70,7 +70,7 @@ def write_temporal_card(folder: Path) -> Path:
     if tried:
         scripts = (
             "benchmarks/fight_levers.py, benchmarks/sequence_lever.py, benchmarks/fusion_cv.py --cctv-weight, "
-            "benchmarks/flow_lever.py"
+            "benchmarks/flow_lever.py, benchmarks/tree_lever.py, benchmarks/mil_lever.py"
         )
         lines += ["", f"## Levers tried, one adopted (cross-validation, {scripts})"]
         lines += [f"- {line}" for line in tried]
