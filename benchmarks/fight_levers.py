@@ -24,6 +24,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -75,11 +76,18 @@ def tree_cv(
     scores: dict[str, float] = {}
     for k in range(folds):
         model = fit_action(windows.subset(fold != k), "fighting", ("train", "val"), settings or TreeSettings())
-        held = windows.subset((fold == k) & real)
-        probs = model.predict_proba(held.x)[:, 1]
-        for clip in np.unique(held.clip):
-            s = held.clip == clip
-            scores[str(clip)] = float(track_scores(held.time[s], held.track[s], probs[s], EMA_ALPHA).max())
+        scores.update(held_clip_scores(model, windows.subset((fold == k) & real)))
+    return scores
+
+
+def held_clip_scores(model: Any, held: Windows) -> dict[str, float]:
+    """Per clip of ``held``: the highest exponentially smoothed fighting probability ``model`` gives any of its
+    tracks (a clip's score as ``evaluate-video`` takes it)."""
+    probs = model.predict_proba(held.x)[:, 1]
+    scores: dict[str, float] = {}
+    for clip in np.unique(held.clip):
+        s = held.clip == clip
+        scores[str(clip)] = float(track_scores(held.time[s], held.track[s], probs[s], EMA_ALPHA).max())
     return scores
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup, image_baseline  # noqa: E402
+from fusion_cv import cv_setup, image_baseline, lever_figures  # noqa: E402
 
 from har_stream.temporal.features import ALL_FEATURE_NAMES  # noqa: E402
 from har_stream.temporal.training import build_windows  # noqa: E402
@@ -50,9 +50,7 @@ def main() -> None:
     result["harvest"] = str(args.harvest)
     for name, keep in {"without_flow": ~own_flow, "with_flow": np.ones(len(names), bool)}.items():
         scores = tree_cv(windows, windows.x[:, keep], fold, args.folds)
-        entry = {"features": int(keep.sum()), "motion_alone": clip_auroc(scores)}
-        for w in FUSION_WEIGHTS:
-            entry[f"fused_w{w}"] = clip_auroc({s: w * scores.get(s, 0.0) + (1 - w) * image[s] for s in stems})
+        entry = {"features": int(keep.sum()), **lever_figures(scores, image, stems, clip_auroc, FUSION_WEIGHTS)}
         result[name] = entry
         print(name, entry, flush=True)
     print(json.dumps(result, indent=1))

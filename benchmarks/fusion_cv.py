@@ -92,14 +92,40 @@ def image_baseline(work: Path, pool: list) -> tuple[dict, dict[str, float], Call
     traces = load_traces(work)
     if len(traces) < len(pool):
         raise SystemExit(f"{work} has traces of {len(traces)} of {len(pool)} clips: run fusion_cv.py first")
+    image = {Path(f).stem: float(r[:, 2].max()) if len(r) else 0.0 for f, (_, r) in traces.items()}
+    return traces, image, clip_scorer(pool)
+
+
+def clip_scorer(pool: list) -> Callable[[dict[str, float]], float]:
+    """The fighting clip AUROC over ``pool`` of any per-clip scores keyed by file stem (missing clips: 0)."""
     stems = [Path(c.file).stem for c in pool]
     positive = np.array([c.label == "fighting" for c in pool])
-    image = {Path(f).stem: float(r[:, 2].max()) if len(r) else 0.0 for f, (_, r) in traces.items()}
+    return lambda scores: round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
 
-    def clip_auroc(scores: dict[str, float]) -> float:
-        return round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
 
-    return traces, image, clip_auroc
+def image_or_motion(work: Path, pool: list) -> tuple[dict[str, float] | None, Callable[[dict[str, float]], float]]:
+    """``image_baseline``'s out-of-fold image scores and clip AUROC, or (None, :func:`clip_scorer`) when the fold
+    cache ``work`` has no traces yet (the lever scripts then report motion alone)."""
+    try:
+        _traces, image, clip_auroc = image_baseline(work, pool)
+    except SystemExit as missing:
+        print(missing, "- reporting motion alone", flush=True)
+        return None, clip_scorer(pool)
+    return image, clip_auroc
+
+
+def lever_figures(
+    scores: dict[str, float],
+    image: dict[str, float] | None,
+    stems: list[str],
+    clip_auroc: Callable[[dict[str, float]], float],
+    weights: tuple[float, ...],
+) -> dict[str, float]:
+    """Clip AUROC of per-clip motion ``scores`` alone and, with image scores, fused with them at each weight."""
+    entry = {"motion_alone": clip_auroc(scores)}
+    for w in weights if image is not None else ():
+        entry[f"fused_w{w}"] = clip_auroc({s: w * scores.get(s, 0.0) + (1 - w) * image[s] for s in stems})
+    return entry
 
 
 def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float, min_people: int = 1) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fight_levers import EMA_ALPHA  # noqa: E402
-from fusion_cv import cv_setup, image_baseline  # noqa: E402
+from fight_levers import held_clip_scores  # noqa: E402
+from fusion_cv import cv_setup, image_or_motion, lever_figures  # noqa: E402
 
 from har_stream.temporal.dataset import Windows  # noqa: E402
-from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
+from har_stream.temporal.training import TreeSettings, build_windows, fit_action  # noqa: E402
 
 KEEPS = (1.0, 0.7, 0.5, 0.3)
 FUSION_WEIGHTS = (0.25, 0.5)
@@ -70,38 +68,6 @@ def refined(windows: Windows, probs: np.ndarray, keep: float) -> Windows:
     return dataclasses.replace(windows, fighting=fighting, weight=weight)
 
 
-def motion_auroc(pool: list) -> Callable[[dict[str, float]], float]:
-    """Clip AUROC of per-clip scores over ``pool`` (missing clips: 0), as ``image_baseline``'s."""
-    stems = [Path(c.file).stem for c in pool]
-    positive = np.array([c.label == "fighting" for c in pool])
-    return lambda scores: round(auroc(np.array([scores.get(s, 0.0) for s in stems]), positive), 3)
-
-
-def image_or_motion(work: Path, pool: list) -> tuple[dict[str, float] | None, Callable[[dict[str, float]], float]]:
-    """``image_baseline``'s out-of-fold image scores and clip AUROC, or (None, :func:`motion_auroc`) when the fold
-    cache ``work`` has no traces yet (the lever scripts then report motion alone)."""
-    try:
-        _traces, image, clip_auroc = image_baseline(work, pool)
-    except SystemExit as missing:
-        print(missing, "- reporting motion alone", flush=True)
-        return None, motion_auroc(pool)
-    return image, clip_auroc
-
-
-def lever_figures(
-    scores: dict[str, float],
-    image: dict[str, float] | None,
-    stems: list[str],
-    clip_auroc: Callable[[dict[str, float]], float],
-    weights: tuple[float, ...] = FUSION_WEIGHTS,
-) -> dict[str, float]:
-    """Clip AUROC of per-clip motion ``scores`` alone and, with image scores, fused with them at each weight."""
-    entry = {"motion_alone": clip_auroc(scores)}
-    for w in weights if image is not None else ():
-        entry[f"fused_w{w}"] = clip_auroc({s: w * scores.get(s, 0.0) + (1 - w) * image[s] for s in stems})
-    return entry
-
-
 def main() -> None:
     """Cross-validate the fighting trees with each share of positives kept; fuse each with the image score."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
@@ -118,16 +84,13 @@ def main() -> None:
         held = windows.subset((fold == k) & real)
         for keep in KEEPS:
             model = fit_action(refined(train, first, keep) if keep < 1 else train, "fighting", PARTS, TreeSettings())
-            probs = model.predict_proba(held.x)[:, 1]
-            for clip in np.unique(held.clip):
-                s = held.clip == clip
-                scores[keep][str(clip)] = float(track_scores(held.time[s], held.track[s], probs[s], EMA_ALPHA).max())
+            scores[keep].update(held_clip_scores(model, held))
         print(f"fold {k} done", flush=True)
     result: dict = {"clips": len(pool), "folds": args.folds, "windows": len(windows)}
     if image is not None:
         result["image_alone"] = clip_auroc(image)
     for keep in KEEPS:
-        entry = lever_figures(scores[keep], image, stems, clip_auroc)
+        entry = lever_figures(scores[keep], image, stems, clip_auroc, FUSION_WEIGHTS)
         result[f"keep_{keep:g}"] = entry
         print(keep, entry, flush=True)
     print(json.dumps(result, indent=1))

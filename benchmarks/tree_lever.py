@@ -24,8 +24,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup  # noqa: E402
-from mil_lever import motion_auroc  # noqa: E402
+from fusion_cv import clip_scorer, cv_setup  # noqa: E402
 
 from har_stream.temporal import training  # noqa: E402
 from har_stream.temporal.training import TreeSettings, build_windows  # noqa: E402
@@ -51,7 +50,7 @@ def main() -> None:
     """Cross-validate the fighting trees with each setting."""
     args, _clips, split, pool, folds = cv_setup(__doc__)
     fold_of = {g: k for k, groups in enumerate(folds) for g in groups}
-    clip_auroc = motion_auroc(pool)
+    clip_auroc = clip_scorer(pool)
     windows = build_windows(pool, args.harvest, split, PARTS)
     fold = np.array([fold_of[g] for g in windows.group])
     result: dict = {"clips": len(pool), "folds": args.folds, "windows": len(windows), "motion_alone": {}}

@@ -26,8 +26,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup  # noqa: E402
-from mil_lever import image_or_motion, lever_figures  # noqa: E402
+from fusion_cv import cv_setup, image_or_motion, lever_figures  # noqa: E402
 
 from har_stream.temporal.training import build_windows  # noqa: E402
 
