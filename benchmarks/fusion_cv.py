@@ -11,6 +11,10 @@ open-set classifier's head and the temporal model without the fold's groups, run
 fold's clips, and keep every person's image score and motion score per frame. Then, over all folds' clips, score
 each fusion weight (clip AUROC) and each rule threshold / duration, for one person and for two people at once
 (``min_people``): alert recall and false alarms on none clips, and the most sensitive rule under 10% of them.
+
+Each fold's temporal model also carries fighting trees of the other sizes in ``FIGHT_VARIANTS`` (saved beside
+the shipped ones as extra motion actions, so the same pipeline pass scores them all); their fused figures are
+under ``fighting_tree_variants``.
 """
 
 from __future__ import annotations
@@ -31,18 +35,32 @@ sys.path.insert(0, str(REPO))
 from har_stream.api import build_config  # noqa: E402
 from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
 from har_stream.frame import ACTION_SCORES, MOTION_SCORES  # noqa: E402
-from har_stream.temporal.training import train_temporal  # noqa: E402
+from har_stream.temporal.training import (  # noqa: E402
+    ACTION_TREES,
+    TreeSettings,
+    build_windows,
+    export_onnx,
+    fit_action,
+    train_temporal,
+)
 from har_stream.training.open_set import OpenSetOptions, train_open_set  # noqa: E402
 from har_stream.video_eval.metrics import auroc  # noqa: E402
 from har_stream.video_eval.runner import build_pipeline  # noqa: E402
 
 ACTIONS = ("fighting", "running")
 RULE_GRID = list(itertools.product((0.5, 0.6, 0.7, 0.8, 0.9), (0.2, 0.4, 0.8)))  # (min_confidence, min_duration_s)
+FIGHT_VARIANTS: dict[str, TreeSettings] = {  # the smaller trees benchmarks/tree_lever.py ranked highest
+    "100 rounds, 7 leaves": TreeSettings(max_iter=100, max_leaf_nodes=7),
+    "7 leaves, learning rate 0.025": TreeSettings(max_leaf_nodes=7, learning_rate=0.025),
+    "100 rounds": TreeSettings(max_iter=100),
+}
+WEIGHTS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.85, 1.0)
 log = logging.getLogger("fusion_cv")
 
 
 def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, np.ndarray]]:
-    """Per clip: label and rows (time, track, image fighting, image running, motion fighting, motion running)."""
+    """Per clip: label and rows (time, track, image fighting, image running, then the motion score of each of
+    the temporal model's actions: fighting, running and any ``FIGHT_VARIANTS`` it carries)."""
     overrides = {
         "classifier.model": str(classifier),
         "classifier.runtime": "keras",
@@ -50,6 +68,7 @@ def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, n
         "temporal.weight": 0.0,
     }
     pipeline = build_pipeline(build_config(REPO / "configs" / "cctv.yaml", overrides=overrides))
+    width = 4 + len(json.loads((temporal / "model.json").read_text())["actions"])
     out = {}
     for clip in clips:
         rows: list[tuple[float, ...]] = []
@@ -62,11 +81,11 @@ def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, n
             motion = det.data.get(MOTION_SCORES)
             cols = [record.action_classes.index(a) for a in ACTIONS]
             for i, tid in enumerate(det.tracker_id):
-                m = motion[i] if motion is not None else np.full(2, np.nan)
+                m = motion[i] if motion is not None else np.full(width - 4, np.nan)
                 rows.append((record.timestamp, int(tid), *image[i, cols], *np.nan_to_num(m)))
 
         pipeline.run(source=str(clip.path), on_frame=keep)
-        out[clip.file] = (clip.label, np.array(rows, dtype=np.float64).reshape(-1, 6))
+        out[clip.file] = (clip.label, np.array(rows, dtype=np.float64).reshape(-1, width))
     return out
 
 
@@ -196,6 +215,54 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
     return args, clips, split, pool, group_folds(pool, args.folds)
 
 
+def add_fight_variants(pool: list, harvest: Path, fold_split: dict[str, str], temporal: Path) -> None:
+    """Fit the fighting trees of each ``FIGHT_VARIANTS`` setting on the fold's train groups and save them into
+    the fold's temporal model as extra actions (``fighting_v0``, ...), scored by the same pipeline pass."""
+    windows = build_windows(pool, harvest, fold_split, ("train", "val"))
+    meta = json.loads((temporal / "model.json").read_text())
+    for j, tree in enumerate(FIGHT_VARIANTS.values()):
+        export_onnx(fit_action(windows, "fighting", ("train",), tree), temporal / f"fighting_v{j}.onnx")
+        meta["actions"].append(f"fighting_v{j}")
+    (temporal / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def score_fusion(
+    traces: dict[str, tuple[str, np.ndarray]], labels: dict[str, str], action: str, image_col: int, motion_col: int
+) -> tuple[dict, dict]:
+    """Per fusion weight: the clip AUROC of ``action`` (image column fused with motion column) and the most
+    sensitive rule under 10% false alarms, for one and two people; and the whole rule grid per weight."""
+    positive = np.array([labels[f] == action for f in traces])
+    if action == "running" and not positive.any():
+        positive = None
+    none = np.array([labels[f] == "none" for f in traces])
+    weights: dict = {}
+    rules: dict = {}
+    for w in WEIGHTS:
+        fused = {f: w * r[:, motion_col] + (1 - w) * r[:, image_col] for f, (_, r) in traces.items()}
+        best = np.array([float(v.max()) if len(v) else 0.0 for v in fused.values()])
+        entry = weights[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
+        grid = {}
+        for (threshold, duration), people in itertools.product(RULE_GRID, (1, 2)):
+            alerts = np.array(
+                [fires(r, fused[f], threshold, duration, people) if len(r) else False for f, (_, r) in traces.items()]
+            )
+            # "0.8/0.2" is a rule for anyone; "0.8/0.2/2p" needs two people meeting it on the same frame
+            grid[f"{threshold}/{duration}" + ("" if people == 1 else f"/{people}p")] = {
+                "recall": float(alerts[positive].mean()) if positive is not None else None,
+                "false_alarms_none": float(alerts[none].mean()),
+                "false_alarms_all_negatives": float(alerts[~positive].mean())
+                if positive is not None
+                else float(alerts.mean()),
+            }
+        rules[str(w)] = grid
+        if positive is not None:
+            for people in (1, 2):
+                sub = {k: v for k, v in grid.items() if k.endswith("p") == (people > 1)}
+                chosen = most_sensitive(sub)
+                entry[f"most_sensitive_rule_{people}p"] = chosen and {chosen: sub[chosen]}
+    return weights, rules
+
+
 def main() -> None:
     """Run the folds and the grids."""
     args, clips, split, pool, folds = cv_setup(__doc__)
@@ -226,47 +293,26 @@ def main() -> None:
                 )
             )
         train_temporal(pool, args.harvest, fold_split, work / "temporal", final_parts=("train",))
+        add_fight_variants(pool, args.harvest, fold_split, work / "temporal")
         fold_traces = traces_of([c for c in pool if c.group in held], work / "classifier", work / "temporal")
         np.savez(cached, traces=np.array(fold_traces, dtype=object))
         traces.update(fold_traces)
     if args.fold is not None:
         print(f"fold {args.fold}: traces of {len(traces)} clips in {args.work / f'fold{args.fold}'}")
         return
+    labels = {f: lab for f, (lab, _) in traces.items()}
     result: dict = {"clips": len(traces), "folds": args.folds, "weights": {}, "rules": {}}
     for a, action in enumerate(ACTIONS):
-        labels = {f: lab for f, (lab, _) in traces.items()}
-        positive = np.array([labels[f] == action for f in traces])
-        if action == "running" and not positive.any():
-            positive = None
-        for w in (0.0, 0.25, 0.5, 0.6, 0.7, 0.85, 1.0):
-            fused = {f: w * r[:, 4 + a] + (1 - w) * r[:, 2 + a] for f, (_, r) in traces.items()}
-            best = np.array([float(v.max()) if len(v) else 0.0 for v in fused.values()])
-            entry = result["weights"].setdefault(action, {})
-            entry[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
-            grid = {}
-            none = np.array([labels[f] == "none" for f in traces])
-            for (threshold, duration), people in itertools.product(RULE_GRID, (1, 2)):
-                alerts = np.array(
-                    [
-                        fires(r, fused[f], threshold, duration, people) if len(r) else False
-                        for f, (_, r) in traces.items()
-                    ]
-                )
-                # "0.8/0.2" is a rule for anyone; "0.8/0.2/2p" needs two people meeting it on the same frame
-                grid[f"{threshold}/{duration}" + ("" if people == 1 else f"/{people}p")] = {
-                    "recall": float(alerts[positive].mean()) if positive is not None else None,
-                    "false_alarms_none": float(alerts[none].mean()),
-                    "false_alarms_all_negatives": float(alerts[~positive].mean())
-                    if positive is not None
-                    else float(alerts.mean()),
-                }
-            result["rules"].setdefault(action, {})[str(w)] = grid
-            if positive is not None:
-                for people in (1, 2):
-                    sub = {k: v for k, v in grid.items() if k.endswith("p") == (people > 1)}
-                    chosen = most_sensitive(sub)
-                    entry[str(w)][f"most_sensitive_rule_{people}p"] = chosen and {chosen: sub[chosen]}
+        result["weights"][action], result["rules"][action] = score_fusion(traces, labels, action, 2 + a, 4 + a)
         print(action, {w: v["auroc"] for w, v in result["weights"][action].items()})
+    result["fighting_tree_variants"] = {"shipped": ACTION_TREES["fighting"].__dict__}
+    widths = {r.shape[1] for _, r in traces.values() if len(r)}
+    for j, (name, tree) in enumerate(FIGHT_VARIANTS.items()):
+        if min(widths) <= 6 + j:
+            continue  # traces cached before this variant existed
+        weights, _rules = score_fusion(traces, labels, "fighting", 2, 6 + j)
+        result["fighting_tree_variants"][name] = {"trees": tree.__dict__, "weights": weights}
+        print("fighting,", name, {w: v["auroc"] for w, v in weights.items()})
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

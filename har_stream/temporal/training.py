@@ -63,6 +63,10 @@ class TreeSettings:
         return HistGradientBoostingClassifier(**self.__dict__, random_state=seed, early_stopping=False)
 
 
+ACTION_TREES: dict[str, TreeSettings] = {"fighting": TreeSettings(), "running": TreeSettings()}
+"""The trees each motion action is trained with (an action not named here gets ``TreeSettings()``)."""
+
+
 def deconfounded(w: np.ndarray, y: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Sample weights ``w`` with each class summing to 1 and the negatives re-weighted so that as large a share of
     their weight stands close to someone (``near``) as of the positives'.
@@ -192,7 +196,7 @@ def train_temporal(
     harvest: Path,
     split: dict[str, str],
     out: Path,
-    settings: TreeSettings | None = None,
+    settings: dict[str, TreeSettings] | None = None,
     alpha: float = 0.4,
     seed: int = 0,
     command: str = "",
@@ -201,12 +205,12 @@ def train_temporal(
     """Fit on the train groups and measure on the val groups; then refit on ``final_parts`` (train + val by
     default; train alone gives a model whose val figures stay held out, for tuning the pipeline's thresholds)
     and save ONNX models with a model card. The test groups are never used. Returns the figures."""
-    settings = settings or TreeSettings()
+    trees = {action: (settings or ACTION_TREES).get(action, TreeSettings()) for action in TEMPORAL_ACTIONS}
     labels = {Path(c.file).stem: c.label for c in clips}
     windows = build_windows(clips, harvest, split, ("train", "val"))
-    held_out = {action: fit_action(windows, action, ("train",), settings, seed) for action in TEMPORAL_ACTIONS}
+    held_out = {action: fit_action(windows, action, ("train",), trees[action], seed) for action in TEMPORAL_ACTIONS}
     figures = validation_figures(windows, held_out, labels, alpha)
-    final = {action: fit_action(windows, action, final_parts, settings, seed) for action in TEMPORAL_ACTIONS}
+    final = {action: fit_action(windows, action, final_parts, trees[action], seed) for action in TEMPORAL_ACTIONS}
     parts = _parts(windows)
     counts = {
         action: {
@@ -218,7 +222,10 @@ def train_temporal(
     meta = {
         "name": out.name,
         "kind": "temporal",
-        "model": {"type": "HistGradientBoostingClassifier per action", **settings.__dict__},
+        "model": {
+            "type": "HistGradientBoostingClassifier per action",
+            "per_action": {action: tree.__dict__ for action, tree in trees.items()},
+        },
         "ema_alpha_validated": alpha,
         "command": command,
         "data": {
