@@ -189,7 +189,8 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         ],
         *(
             [
-                f"- int8 copy `{int8['file']}` (ONNX Runtime, static QDQ, calibrated on {int8['calibration_crops']} "
+                f"- int8 copy `{int8['file']}` (ONNX Runtime, static QDQ, 7-bit per-channel weights so that CPUs "
+                f"without VNNI cannot saturate, calibrated on {int8['calibration_crops']} "
                 f"train images): on {int8['checked_crops']} test images accuracy {int8['accuracy_int8']:.3f} vs "
                 f"Keras {int8['accuracy_keras']:.3f}, top-1 agreement {int8['top1_agreement']:.3f}. The pipeline "
                 "uses it by default (`classifier.runtime: auto`)."
