@@ -134,6 +134,12 @@ def test_temporal_config_fields_are_validated_with_their_names() -> None:
         validate_config({"temporal": {"alpha": 0}})
     with pytest.raises(ConfigError, match=r"temporal\.windw_s"):
         validate_config({"temporal": {"windw_s": 1}})
+    weights = load_config(None, {"temporal": {"weight": 0.6, "action_weights": {"running": 0.1}}}).temporal
+    assert (weights.weight_of("fighting"), weights.weight_of("running")) == (0.6, 0.1)
+    with pytest.raises(ConfigError, match=r"temporal\.action_weights: unknown action 'runing' \(did you mean"):
+        validate_config({"temporal": {"action_weights": {"runing": 0.3}}})
+    with pytest.raises(ConfigError, match=r"temporal\.action_weights\.running"):
+        validate_config({"temporal": {"action_weights": {"running": 1.2}}})
 
 
 def test_fighting_weights_make_closeness_alone_useless() -> None:

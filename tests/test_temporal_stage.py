@@ -27,8 +27,8 @@ def model() -> TemporalModel:
     return loaded
 
 
-def config_weight() -> float:
-    return load_config(REPO / "configs" / "cctv.yaml").temporal.weight
+def config_weight(action: str) -> float:
+    return load_config(REPO / "configs" / "cctv.yaml").temporal.weight_of(action)
 
 
 def mean_motion(detector_640, model: TemporalModel, clip: str) -> tuple[float, list[FrameRecord]]:
@@ -51,9 +51,11 @@ def test_a_fight_scores_above_people_walking(detector_640, model: TemporalModel)
     # Without an image classifier the fused evidence is the motion part alone, in a column named for the action.
     last = next(r for r in reversed(records) if len(r.detections))
     assert "fighting" in last.action_classes and "running" in last.action_classes
-    fused = last.detections.data[ACTION_SCORES][:, last.action_classes.index("fighting")]
-    motion = np.nan_to_num(last.detections.data[MOTION_SCORES][:, model.actions.index("fighting")])
-    assert np.allclose(fused, config_weight() * motion, atol=1e-6)
+    for action in ("fighting", "running"):  # each with its own weight (configs/cctv.yaml: 0.5 and 0.25)
+        fused = last.detections.data[ACTION_SCORES][:, last.action_classes.index(action)]
+        motion = np.nan_to_num(last.detections.data[MOTION_SCORES][:, model.actions.index(action)])
+        assert np.allclose(fused, config_weight(action) * motion, atol=1e-6)
+    assert config_weight("fighting") != config_weight("running")
 
 
 def test_stress_walkers_replayed_faster_score_as_running(detector_640, model: TemporalModel) -> None:

@@ -2,7 +2,8 @@
 the rules judge.
 
 For each motion action of the temporal model (fighting, running) the person's score in
-``data['action_scores']`` becomes ``w * temporal + (1 - w) * image`` (``w`` = ``temporal.weight``), where
+``data['action_scores']`` becomes ``w * temporal + (1 - w) * image`` (``w`` = ``temporal.weight``, or the
+action's entry in ``temporal.action_weights``), where
 ``temporal`` is the exponential moving average of the model's probability for that person and ``image`` the
 smoothed image-classifier score; until a person has enough history the temporal part is 0. Other actions keep
 the image classifier's score. When a fused motion score beats the person's label, the label becomes that action.
@@ -101,12 +102,12 @@ class TemporalStage:
             if action not in classes:  # an image model without this action: the column is motion alone
                 classes.append(action)
                 scores = np.concatenate([scores, np.zeros((n, 1), dtype=np.float32)], axis=1)
-        w = self.config.weight
         temporal = np.nan_to_num(motion, nan=0.0)
         labels = det.data.get(ACTION)
         confidences = det.data.get(ACTION_CONFIDENCE)
         for a, action in enumerate(self.actions):
             column = classes.index(action)
+            w = self.config.weight_of(action)
             scores[:, column] = w * temporal[:, a] + (1 - w) * scores[:, column]
             if labels is not None and confidences is not None:
                 beats = scores[:, column] > confidences
