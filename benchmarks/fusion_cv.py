@@ -66,6 +66,7 @@ def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, n
         "classifier.runtime": "keras",
         "temporal.model": str(temporal),
         "temporal.weight": 0.0,
+        "temporal.action_weights": {},  # every action's image score unfused: the weights are scored afterwards
     }
     pipeline = build_pipeline(build_config(REPO / "configs" / "cctv.yaml", overrides=overrides))
     width = 4 + len(json.loads((temporal / "model.json").read_text())["actions"])
