@@ -291,9 +291,8 @@ def nested_selection(
         rule = most_sensitive({k: v for k, v in grid.items() if not k.endswith("p")})
         chosen.append({"trees": name, "weight": w, "rule": rule})
         threshold, duration = (float(x) for x in rule.split("/")) if rule else (np.inf, 0.0)
-        for f, (_, r) in outer.items():
-            fused = w * r[:, col] + (1 - w) * r[:, 2] if len(r) else np.zeros(0)
-            alerts[f] = bool(len(r)) and fires(r, fused, threshold, duration)
+        for f, (_, r) in outer.items():  # a clip with nobody tracked has 0 rows and raises nothing
+            alerts[f] = fires(r, w * r[:, col] + (1 - w) * r[:, 2], threshold, duration)
     fight = [alerts[f] for f in alerts if labels[f] == "fighting"]
     none = [alerts[f] for f in alerts if labels[f] == "none"]
     return {

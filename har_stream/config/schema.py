@@ -168,8 +168,7 @@ class TemporalConfig(_Strict):
     def _known_weight_actions(cls, weights: dict[str, float]) -> dict[str, float]:
         for action in weights:
             if action not in ALL_ACTIONS:
-                hint = _closest(action, ALL_ACTIONS)
-                raise ValueError(f"unknown action {action!r}{hint}; known actions: {', '.join(ALL_ACTIONS)}")
+                raise ValueError(_unknown_action(action, ALL_ACTIONS))
         return weights
 
     def weight_of(self, action: str) -> float:
@@ -310,11 +309,7 @@ class RuleConfig(_Strict):
         allowed = (*ALL_ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
         for i, action in enumerate(actions):
             if action not in allowed:
-                hint = _closest(action, allowed)
-                raise ValueError(
-                    f"item {i}: unknown action {action!r}{hint}; known actions: {', '.join(ALL_ACTIONS)}, "
-                    f"{UNKNOWN_ACTION}, or '*' for any"
-                )
+                raise ValueError(f"item {i}: {_unknown_action(action, allowed)}, {UNKNOWN_ACTION}, or '*' for any")
         if len(set(actions)) != len(actions):
             raise ValueError("actions are listed more than once")
         return actions
@@ -397,6 +392,11 @@ def _require_unique(names: list[str], field: str, what: str) -> None:
         if name in seen:
             raise ValueError(f"{field}[{i}].name: {what} name {name!r} is used more than once")
         seen.add(name)
+
+
+def _unknown_action(action: str, allowed: tuple[str, ...]) -> str:
+    """The message for an action name not in ``allowed``: the closest known one, then every known action."""
+    return f"unknown action {action!r}{_closest(action, allowed)}; known actions: {', '.join(ALL_ACTIONS)}"
 
 
 def _closest(word: str, options: object) -> str:
