@@ -51,6 +51,32 @@ def test_an_ensemble_is_the_weighted_mean_of_its_members_each_at_its_own_size(tm
     assert np.allclose(ensemble.predict(crops), 0.75 * big + 0.25 * little, atol=1e-5)
 
 
+def test_a_flipped_ensemble_averages_each_member_over_the_crop_and_its_mirror(tmp_path: Path) -> None:
+    from har_stream.action_model.loading import load_action_model
+
+    classes = json.loads((LITE0 / "model.json").read_text())["classes"]
+    folder = write_ensemble(tmp_path / "ens", [(str(LITE0), 1.0), (str(LITE0), 1.0)], classes, 224)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["ensemble"]["test_time_flip"] = True
+    (folder / "model.json").write_text(json.dumps(meta))
+    ensemble = load_action_model(folder, runtime="keras")
+    member = load_action_model(LITE0, runtime="keras")
+
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    crops[:, :, :112] = 0  # a left half unlike its right half, so the mirror is another picture
+    plain, mirror = member.predict(crops), member.predict(crops[:, :, ::-1].copy())
+    assert not np.allclose(plain, mirror, atol=1e-3)
+    assert np.allclose(ensemble.predict(crops), (plain + mirror) / 2, atol=1e-5)
+
+    meta["ensemble"]["test_time_flip"] = "yes"
+    (folder / "model.json").write_text(json.dumps(meta))
+    from har_stream.action_model.base import ActionModelError
+
+    with pytest.raises(ActionModelError, match="test_time_flip' must be true or false"):
+        load_action_model(folder, runtime="keras")
+
+
 def test_bad_ensembles_are_refused_with_the_reason(tmp_path: Path) -> None:
     from har_stream.action_model.base import ActionModelError
     from har_stream.action_model.loading import load_action_model
@@ -99,10 +125,15 @@ def test_make_ensemble_chooses_weights_on_val_and_writes_a_folder_the_pipeline_l
     out = tmp_path / "ensemble"
     result = run_cli_json(
         "make-ensemble", "--member", str(LITE0), "--member", str(small), "--data", str(data), "--out", str(out),
-        "--runtime", "keras",
+        "--runtime", "keras", "--flip", "auto",
     )  # fmt: skip
     assert sum(result["weights"].values()) == pytest.approx(1.0)
     meta = json.loads((out / "model.json").read_text())
+    # --flip auto scores both ways and keeps what val prefers; the folder serves what was chosen
+    assert set(result["best_on_val_by_flip"]) == {"false", "true"}
+    assert meta["ensemble"]["test_time_flip"] is result["test_time_flip"]
+    chosen = result["best_on_val_by_flip"][str(result["test_time_flip"]).lower()]["val_accuracy"]
+    assert chosen == max(f["val_accuracy"] for f in result["best_on_val_by_flip"].values())
     assert meta["input_size"] == 224 and [m["weight"] for m in meta["ensemble"]["members"]] == list(
         result["weights"].values()
     )

@@ -3,7 +3,9 @@
 Its ``model.json`` names the members (folders, relative to the ensemble's own folder or under ``models/``) and
 their weights; it holds no network of its own. Each member runs on the runtime asked for (its int8 copy under
 ``auto``) and sees the crop resized to its own input size, so the members may differ in backbone and size. The
-crop the pipeline cuts is the size of the largest member.
+crop the pipeline cuts is the size of the largest member. With ``ensemble.test_time_flip: true`` every member
+also sees the mirrored crop and contributes the mean of both views (twice the cost, chosen on val by
+``har-stream make-ensemble --flip auto``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def member_folder(ensemble: Path, member: str) -> Path:
 class EnsembleActionModel:
     """Weighted mean of member models' probabilities over the same classes."""
 
-    def __init__(self, members: list[Any], weights: list[float], meta: dict[str, Any], folder: Path) -> None:
+    def __init__(
+        self, members: list[Any], weights: list[float], meta: dict[str, Any], folder: Path, flip: bool = False
+    ) -> None:
         if not members or len(members) != len(weights):
             raise ActionModelError(f"{folder}: an ensemble needs one weight per member")
         if any(w < 0 for w in weights) or sum(weights) <= 0:
@@ -51,6 +55,7 @@ class EnsembleActionModel:
         self.classes: tuple[str, ...] = tuple(members[0].classes)
         self.input_size: int = max(m.input_size for m in members)
         self.runtime = "+".join(dict.fromkeys(m.runtime for m in members))
+        self.flip = flip
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) for square BGR uint8 crops (N, input_size, input_size, 3)."""
@@ -58,8 +63,21 @@ class EnsembleActionModel:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         total = np.zeros((len(crops), len(self.classes)), dtype=np.float64)
         for model, weight in zip(self.members, self.weights, strict=True):
-            total += weight * model.predict(fit_crops(crops, model.input_size))
+            total += weight * member_probs(model, fit_crops(crops, model.input_size), self.flip)
         return total.astype(np.float32)
+
+
+def mirrored(crops: np.ndarray) -> np.ndarray:
+    """The crops (N, S, S, 3) flipped left to right."""
+    return np.ascontiguousarray(crops[:, :, ::-1])
+
+
+def member_probs(model: Any, crops: np.ndarray, flip: bool) -> np.ndarray:
+    """A member's probabilities for crops of its own size; with ``flip``, the mean over the crops and their mirrors."""
+    probs = model.predict(crops).astype(np.float64)
+    if flip:
+        probs = (probs + model.predict(mirrored(crops))) / 2
+    return probs
 
 
 def fit_crops(crops: np.ndarray, size: int) -> np.ndarray:
@@ -79,6 +97,11 @@ def load_ensemble(folder: Path, meta: dict[str, Any], runtime: str, threads: int
         raise ActionModelError(
             f"{folder}/model.json: '{ENSEMBLE_KEY}.members' must be a list of {{model: FOLDER, weight: W}}"
         )
+    flip = spec.get("test_time_flip", False)
+    if not isinstance(flip, bool):
+        raise ActionModelError(
+            f"{folder}/model.json: '{ENSEMBLE_KEY}.test_time_flip' must be true or false, not {flip!r}"
+        )
     loaded, weights = [], []
     for entry in members:
         path = member_folder(folder, str(entry["model"]))
@@ -86,4 +109,4 @@ def load_ensemble(folder: Path, meta: dict[str, Any], runtime: str, threads: int
             raise ActionModelError(f"{folder}: member {entry['model']!r} is itself an ensemble; list its members")
         loaded.append(load_action_model(path, runtime, threads))
         weights.append(float(entry.get("weight", 1.0)))
-    return EnsembleActionModel(loaded, weights, meta, folder)
+    return EnsembleActionModel(loaded, weights, meta, folder, flip=flip)

@@ -311,6 +311,13 @@ def make_ensemble_command(
     data: Annotated[Path, typer.Option(help=DATA_HELP + " Uses the members' shared split (their split.csv).")],
     out: Annotated[Path, typer.Option(help="Ensemble folder to write (model.json naming the members, card).")],
     runtime: Annotated[str, typer.Option(help="How members run while scoring: auto, onnx-int8 or keras.")] = "auto",
+    flip: Annotated[
+        str,
+        typer.Option(
+            help="Test-time flip: every member also sees the mirrored crop (twice the cost). off, on, or auto "
+            "(scored both ways, val decides; a tie keeps it off)."
+        ),
+    ] = "off",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
     """Average several trained classifiers into one model folder, the weights chosen on val.
@@ -323,7 +330,7 @@ def make_ensemble_command(
     from har_stream.training.ensemble_build import EnsembleOptions, build_ensemble
 
     print_json_or_fail(
-        lambda: build_ensemble(EnsembleOptions(members=list(member), data=data, out=out, runtime=runtime))
+        lambda: build_ensemble(EnsembleOptions(members=list(member), data=data, out=out, runtime=runtime, flip=flip))
     )
 
 

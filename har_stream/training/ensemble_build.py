@@ -3,8 +3,10 @@
 Every member is scored as the ensemble serves it (the crop cut at the largest member's size, shrunk to each
 member's own), on the val and test splits its folders share. The members' weights are chosen on val accuracy (the
 figure the ensemble is built for; log loss breaks ties) over a grid on the simplex (steps of 0.05 for two members,
-0.1 for more): log loss alone would favour whichever member is best calibrated, not the most accurate mix. Test is
-scored once, after the choice.
+0.1 for more): log loss alone would favour whichever member is best calibrated, not the most accurate mix. With
+``flip`` on or auto each member is also scored on the mirrored images, and the test-time flip (every member averages
+the crop and its mirror; twice the cost) is one more choice made on val (auto: with and without, the cheaper wins a
+tie). Test is scored once, after the choice.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class EnsembleOptions:
     data: Path
     out: Path
     runtime: str = "auto"
+    flip: str = "off"
     command: str = field(default_factory=lambda: shlex.join(["har-stream", *sys.argv[1:]]))
 
 
@@ -48,19 +51,25 @@ def weight_grid(n: int) -> list[tuple[float, ...]]:
     ]
 
 
-class MemberAsServed:
-    """A member fed the ensemble's crop (largest member size), shrunk as the ensemble shrinks it."""
+#: The values of ``EnsembleOptions.flip``: never, always, or chosen on val.
+FLIP_CHOICES = ("off", "on", "auto")
 
-    def __init__(self, ensemble: Any, index: int) -> None:
-        self.ensemble, self.index = ensemble, index
+
+class MemberAsServed:
+    """A member fed the ensemble's crop (largest member size), shrunk as the ensemble shrinks it; ``mirror``: the
+    crop flipped left to right (one view of the test-time flip)."""
+
+    def __init__(self, ensemble: Any, index: int, mirror: bool = False) -> None:
+        self.ensemble, self.index, self.mirror = ensemble, index, mirror
         member = ensemble.members[index]
         self.name, self.classes, self.input_size = member.name, member.classes, ensemble.input_size
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        from har_stream.action_model.ensemble import fit_crops
+        from har_stream.action_model.ensemble import fit_crops, mirrored
 
         member = self.ensemble.members[self.index]
-        return member.predict(fit_crops(crops, member.input_size))
+        fitted = fit_crops(crops, member.input_size)
+        return member.predict(mirrored(fitted) if self.mirror else fitted)
 
 
 def _parts(options: EnsembleOptions) -> dict[str, list[LabelledImage]]:
@@ -82,6 +91,8 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     from har_stream.training.trainer import measure_latency
     from har_stream.training.whole_finetune import scored
 
+    if options.flip not in FLIP_CHOICES:
+        raise DatasetError(f"--flip must be one of {', '.join(FLIP_CHOICES)}, not {options.flip!r}")
     if len(options.members) < 2:
         raise DatasetError("an ensemble needs at least two --member folders")
     if options.out.resolve() in {m.resolve() for m in options.members}:
@@ -89,26 +100,40 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     parts = _parts(options)
     members = [load_action_model(m, options.runtime) for m in options.members]
     whole = EnsembleActionModel(members, [1.0] * len(members), {"name": options.out.name}, options.out)
-    probs: dict[str, list[np.ndarray]] = {}
+    flips = {"off": (False,), "on": (True,), "auto": (False, True)}[options.flip]
+    # probs[flip][part][member]: each member's probabilities, plain or averaged with the mirrored view
+    probs: dict[bool, dict[str, list[np.ndarray]]] = {flip: {} for flip in flips}
     y: dict[str, np.ndarray] = {}
     for part, rows in parts.items():
         for index in range(len(members)):
-            y[part], p = scored(MemberAsServed(whole, index), rows)
-            probs.setdefault(part, []).append(p.astype(np.float64))
-    grid = weight_grid(len(members))
-    mix = lambda part, w: sum(wi * p for wi, p in zip(w, probs[part], strict=True))  # noqa: E731
+            y[part], plain = scored(MemberAsServed(whole, index), rows)
+            views = {False: plain.astype(np.float64)}
+            if True in flips:
+                _, mirror = scored(MemberAsServed(whole, index, mirror=True), rows)
+                views[True] = (plain.astype(np.float64) + mirror) / 2
+            for flip in flips:
+                probs[flip].setdefault(part, []).append(views[flip])
+    grid = [(flip, w) for flip in flips for w in weight_grid(len(members))]
 
-    def val_order(w: tuple[float, ...]) -> tuple[float, float]:
-        p = mix("val", w)
+    def mix(part: str, choice: tuple[bool, tuple[float, ...]]) -> np.ndarray:
+        flip, w = choice
+        return sum(wi * p for wi, p in zip(w, probs[flip][part], strict=True))
+
+    def val_order(choice: tuple[bool, tuple[float, ...]]) -> tuple[float, float]:
+        p = mix("val", choice)
         return -float((p.argmax(1) == y["val"]).mean()), log_loss(y["val"], p)
 
-    chosen = min(grid, key=val_order)
+    flip_chosen, chosen = min(grid, key=val_order)  # min keeps the first of ties: no flip before flip
     classes = tuple(whole.classes)
-    figures = {part: classification_report(y[part], mix(part, chosen), classes) for part in parts}
+    figures = {part: classification_report(y[part], mix(part, (flip_chosen, chosen)), classes) for part in parts}
     alone = {
-        m.name: {part: round(float((probs[part][i].argmax(1) == y[part]).mean()), 4) for part in parts}
+        m.name: {part: round(float((probs[flips[0]][part][i].argmax(1) == y[part]).mean()), 4) for part in parts}
         for i, m in enumerate(options.members)
     }
+    flip_figures = {}  # the best mix on val with and without the flip, for the card
+    for flip in flips:
+        best = min((choice for choice in grid if choice[0] == flip), key=val_order)
+        flip_figures[str(flip).lower()] = {"val_accuracy": round(-val_order(best)[0], 4), "weights": list(best[1])}
 
     folder = options.out
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,6 +147,9 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
         ENSEMBLE_KEY: {
             "members": entries,
             "weights_chosen_on": "val accuracy, ties by val log loss",
+            "test_time_flip": flip_chosen,
+            "flip_asked": options.flip,
+            "best_on_val_by_flip": flip_figures,
             "members_alone_accuracy": alone,
         },
         "classes": list(classes),
@@ -139,7 +167,13 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     plot_confusion(np.array(figures["test"]["confusion_matrix"]), list(classes), folder / "confusion.png", title)
     write_ensemble_card(folder, meta)
     names = [m.name for m in options.members]
-    return {"weights": dict(zip(names, chosen, strict=True)), "alone": alone, **meta["figures"]}
+    return {
+        "weights": dict(zip(names, chosen, strict=True)),
+        "test_time_flip": flip_chosen,
+        "best_on_val_by_flip": flip_figures,
+        "alone": alone,
+        **meta["figures"],
+    }
 
 
 def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
@@ -159,6 +193,7 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         "| member | weight | val accuracy alone | test accuracy alone |",
         "|---|---|---|---|",
     ]
+    flip = spec.get("test_time_flip", False)
     for entry in spec["members"]:
         name = Path(entry["model"]).name
         alone = spec["members_alone_accuracy"].get(name, {})
@@ -167,7 +202,14 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
     lines += [
         "",
         f"Weights chosen on the val split by {spec['weights_chosen_on']} (a grid on the simplex); the test split was "
-        "scored once, after the choice. The members share one split (`split.csv` of each).",
+        "scored once, after the choice. The members share one split (`split.csv` of each). Test-time flip: "
+        + (
+            "on (every member averages the crop and its mirror image; twice the cost)"
+            if flip
+            else "off (each member sees the crop once)"
+        )
+        + _flip_choice_text(spec)
+        + ".",
         "",
         "## Figures (whole images, as `har-stream evaluate` feeds them)",
         "",
@@ -192,3 +234,14 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _flip_choice_text(spec: dict[str, Any]) -> str:
+    """How val chose the test-time flip, when it was a choice (``--flip auto``)."""
+    by_flip = spec.get("best_on_val_by_flip", {})
+    if spec.get("flip_asked") != "auto" or len(by_flip) < 2:
+        return ""
+    return (
+        f", chosen on val: best val accuracy {by_flip['false']['val_accuracy']:.4f} without, "
+        f"{by_flip['true']['val_accuracy']:.4f} with"
+    )
