@@ -110,7 +110,7 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
             views = {False: plain.astype(np.float64)}
             if True in flips:
                 _, mirror = scored(MemberAsServed(whole, index, mirror=True), rows)
-                views[True] = (plain.astype(np.float64) + mirror) / 2
+                views[True] = (views[False] + mirror) / 2
             for flip in flips:
                 probs[flip].setdefault(part, []).append(views[flip])
     grid = [(flip, w) for flip in flips for w in weight_grid(len(members))]
@@ -123,7 +123,8 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
         p = mix("val", choice)
         return -float((p.argmax(1) == y["val"]).mean()), log_loss(y["val"], p)
 
-    flip_chosen, chosen = min(grid, key=val_order)  # min keeps the first of ties: no flip before flip
+    val_orders = {choice: val_order(choice) for choice in grid}
+    flip_chosen, chosen = min(grid, key=val_orders.__getitem__)  # min keeps the first of ties: no flip before flip
     classes = tuple(whole.classes)
     figures = {part: classification_report(y[part], mix(part, (flip_chosen, chosen)), classes) for part in parts}
     alone = {
@@ -132,8 +133,8 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     }
     flip_figures = {}  # the best mix on val with and without the flip, for the card
     for flip in flips:
-        best = min((choice for choice in grid if choice[0] == flip), key=val_order)
-        flip_figures[str(flip).lower()] = {"val_accuracy": round(-val_order(best)[0], 4), "weights": list(best[1])}
+        best = min((choice for choice in grid if choice[0] == flip), key=val_orders.__getitem__)
+        flip_figures[str(flip).lower()] = {"val_accuracy": round(-val_orders[best][0], 4), "weights": list(best[1])}
 
     folder = options.out
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,6 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
             "members": entries,
             "weights_chosen_on": "val accuracy, ties by val log loss",
             "test_time_flip": flip_chosen,
-            "flip_asked": options.flip,
             "best_on_val_by_flip": flip_figures,
             "members_alone_accuracy": alone,
         },
@@ -237,9 +237,9 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
 
 
 def _flip_choice_text(spec: dict[str, Any]) -> str:
-    """How val chose the test-time flip, when it was a choice (``--flip auto``)."""
+    """How val chose the test-time flip, when it was a choice (``--flip auto`` scored both ways)."""
     by_flip = spec.get("best_on_val_by_flip", {})
-    if spec.get("flip_asked") != "auto" or len(by_flip) < 2:
+    if len(by_flip) < 2:
         return ""
     return (
         f", chosen on val: best val accuracy {by_flip['false']['val_accuracy']:.4f} without, "
