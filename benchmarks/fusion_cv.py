@@ -59,6 +59,14 @@ FIGHT_VARIANTS: dict[str, TreeSettings] = {  # beside the shipped 100 rounds: tr
 WEIGHTS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.85, 1.0)
 log = logging.getLogger("fusion_cv")
 
+#: How a trace's rows become per-row evidence: (rows, weight, image column, motion column) -> scores.
+Fuse = Callable[[np.ndarray, float, int, int], np.ndarray]
+
+
+def linear_fuse(rows: np.ndarray, w: float, image_col: int, motion_col: int) -> np.ndarray:
+    """The temporal stage's fusion: ``w * motion + (1 - w) * image`` (motion 0 until a person is scored)."""
+    return w * rows[:, motion_col] + (1 - w) * rows[:, image_col]
+
 
 def traces_of(clips, classifier: Path, temporal: Path) -> dict[str, tuple[str, np.ndarray]]:
     """Per clip: label and rows (time, track, image fighting, image running, then the motion score of each of
@@ -152,22 +160,20 @@ def lever_figures(
 
 def fires(rows: np.ndarray, score: np.ndarray, threshold: float, duration: float, min_people: int = 1) -> bool:
     """Whether a rule (score >= threshold held for duration, per track, by at least ``min_people`` people on the
-    same frame, as the rule engine's ``min_people``) starts an alert."""
+    same frame, as the rule engine's ``min_people``) starts an alert. ``rows`` are in time order."""
     above = score >= threshold
     if min_people > 1:
         _, frame_of = np.unique(rows[:, 0], return_inverse=True)
         above &= np.bincount(frame_of, weights=above)[frame_of] >= min_people
-    for tid in np.unique(rows[:, 1]):
-        sel = rows[:, 1] == tid
-        since = None
-        for t, holds in zip(rows[sel, 0], above[sel], strict=True):
-            if holds:
-                since = t if since is None else since
-                if t - since >= duration:
-                    return True
-            else:
-                since = None
-    return False
+    if not above.any():
+        return False
+    order = np.lexsort((np.arange(len(rows)), rows[:, 1]))  # by track, then time
+    t, track, held = rows[order, 0], rows[order, 1], above[order]
+    new_track = np.r_[True, track[1:] != track[:-1]]
+    starts = held & (new_track | ~np.r_[False, held[:-1]])  # first row of each run of rows above the threshold
+    index = np.arange(len(t))
+    since = t[np.maximum.accumulate(np.where(starts, index, 0))]  # for a row above: when its run began
+    return bool(np.any(held & (t - since >= duration)))
 
 
 def most_sensitive(grid: dict[str, dict], max_false_alarms: float = 0.10) -> str | None:
@@ -230,10 +236,15 @@ def add_fight_variants(pool: list, harvest: Path, fold_split: dict[str, str], te
 
 
 def score_fusion(
-    traces: dict[str, tuple[str, np.ndarray]], labels: dict[str, str], action: str, image_col: int, motion_col: int
+    traces: dict[str, tuple[str, np.ndarray]],
+    labels: dict[str, str],
+    action: str,
+    image_col: int,
+    motion_col: int,
+    fuse: Fuse = linear_fuse,
 ) -> tuple[dict, dict]:
-    """Per fusion weight: the clip AUROC of ``action`` (image column fused with motion column) and the most
-    sensitive rule under 10% false alarms, for one and two people; and the whole rule grid per weight."""
+    """Per fusion weight: the clip AUROC of ``action`` (image column fused with motion column by ``fuse``) and
+    the most sensitive rule under 10% false alarms, for one and two people; and the whole rule grid per weight."""
     positive = np.array([labels[f] == action for f in traces])
     if action == "running" and not positive.any():
         positive = None
@@ -241,7 +252,7 @@ def score_fusion(
     weights: dict = {}
     rules: dict = {}
     for w in WEIGHTS:
-        fused = {f: w * r[:, motion_col] + (1 - w) * r[:, image_col] for f, (_, r) in traces.items()}
+        fused = {f: fuse(r, w, image_col, motion_col) for f, (_, r) in traces.items()}
         best = np.array([float(v.max()) if len(v) else 0.0 for v in fused.values()])
         entry = weights[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
         grid = {}
@@ -267,32 +278,41 @@ def score_fusion(
 
 
 def nested_selection(
-    traces: dict[str, tuple[str, np.ndarray]], pool: list, folds: list[set[str]], columns: dict[str, int]
+    traces: dict[str, tuple[str, np.ndarray]],
+    pool: list,
+    folds: list[set[str]],
+    columns: dict[str, int],
+    fuses: dict[str, Fuse] | None = None,
 ) -> dict:
     """The choice procedure itself, cross-validated: for each fold, the fighting trees (one of ``columns``, the
-    motion columns of the traces), the weight (> 0) and the most sensitive one-person rule under 10% false alarms
-    are chosen on the other folds' clips alone, then applied to the fold's clips. The pooled recall and false
-    alarms are what the procedure can be expected to give on recordings it did not choose on (the plain grid
-    chooses and scores on the same clips, so its figure is optimistic)."""
+    motion columns of the traces), the evidence function (one of ``fuses``; default: the linear fusion alone),
+    the weight (> 0) and the most sensitive one-person rule under 10% false alarms are chosen on the other folds'
+    clips alone, then applied to the fold's clips. The pooled recall, false alarms and clip AUROC are what the
+    procedure can be expected to give on recordings it did not choose on (the plain grid chooses and scores on
+    the same clips, so its figure is optimistic)."""
+    fuses = fuses or {"linear": linear_fuse}
     labels = {f: lab for f, (lab, _) in traces.items()}
     group = {c.file: c.group for c in pool}
     alerts: dict[str, bool] = {}
+    peaks: dict[str, float] = {}
     chosen = []
     for held in folds:
         inner = {f: t for f, t in traces.items() if group[f] not in held}
         outer = {f: t for f, t in traces.items() if group[f] in held}
         best = None
-        for name, col in columns.items():
-            weights, rules = score_fusion(inner, labels, "fighting", 2, col)
+        for (name, col), (how, fuse) in itertools.product(columns.items(), fuses.items()):
+            weights, rules = score_fusion(inner, labels, "fighting", 2, col, fuse)
             for w, entry in weights.items():
                 if float(w) > 0 and (best is None or entry["auroc"] > best[0]):
-                    best = (entry["auroc"], name, col, float(w), rules[w])
-        _, name, col, w, grid = best
+                    best = (entry["auroc"], name, col, how, float(w), rules[w])
+        _, name, col, how, w, grid = best
         rule = most_sensitive({k: v for k, v in grid.items() if not k.endswith("p")})
-        chosen.append({"trees": name, "weight": w, "rule": rule})
+        chosen.append({"trees": name, "evidence": how, "weight": w, "rule": rule})
         threshold, duration = (float(x) for x in rule.split("/")) if rule else (np.inf, 0.0)
         for f, (_, r) in outer.items():  # a clip with nobody tracked has 0 rows and raises nothing
-            alerts[f] = fires(r, w * r[:, col] + (1 - w) * r[:, 2], threshold, duration)
+            score = fuses[how](r, w, 2, col)
+            alerts[f] = fires(r, score, threshold, duration) if len(r) else False
+            peaks[f] = float(score.max()) if len(r) else 0.0
     fight = [alerts[f] for f in alerts if labels[f] == "fighting"]
     none = [alerts[f] for f in alerts if labels[f] == "none"]
     return {
@@ -300,6 +320,7 @@ def nested_selection(
         "per_fold_choice": chosen,
         "recall": float(np.mean(fight)),
         "false_alarms_none": float(np.mean(none)),
+        "auroc": auroc(np.array(list(peaks.values())), np.array([labels[f] == "fighting" for f in peaks])),
         "clips": {"fighting": len(fight), "none": len(none)},
     }
 

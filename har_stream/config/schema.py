@@ -156,7 +156,8 @@ class TemporalConfig(_Strict):
     #: EMA weight of the newest temporal probability of a person.
     alpha: Annotated[float, Field(gt=0, le=1)] = 0.4
     #: How much of a motion action's score comes from the temporal model (the rest from the image classifier):
-    #: score = w * temporal + (1 - w) * image. Until a person has a second of history, the temporal part is 0.
+    #: score = w * temporal + (1 - w) * image. Until the temporal model has scored a person (seen on 4 frames),
+    #: the temporal part is 0, which keeps short, spurious tracks quiet (benchmarks/evidence_lever.py).
     #: 0.5: the best cross-validated fighting clip AUROC over the CCTV train/val groups (benchmarks/fusion_cv.py).
     weight: Fraction = 0.5
     #: Per-action overrides of ``weight`` (e.g. ``{running: 0.25}``). Running keeps 0.25 by default: no running

@@ -5,7 +5,8 @@ For each motion action of the temporal model (fighting, running) the person's sc
 ``data['action_scores']`` becomes ``w * temporal + (1 - w) * image`` (``w`` = ``temporal.weight``, or the
 action's entry in ``temporal.action_weights``), where
 ``temporal`` is the exponential moving average of the model's probability for that person and ``image`` the
-smoothed image-classifier score; until a person has enough history the temporal part is 0. Other actions keep
+smoothed image-classifier score; until a person has enough history (``MIN_WINDOW_FRAMES``) the temporal part
+is 0 (cross-validated, this beats the image score alone there: ``benchmarks/evidence_lever.py``). Other actions keep
 the image classifier's score. When a fused motion score beats the person's label, the label becomes that action.
 """
 
