@@ -87,9 +87,9 @@ def variant(log_linear: bool, until_scored: bool, tau: float, age: float) -> Fus
 
     def fuse(rows: np.ndarray, w: float, image_col: int, motion_col: int) -> np.ndarray:
         score = base(rows, w, image_col, motion_col)
-        if tau > 0 and len(rows):
+        if tau > 0:
             score = per_track_mean(rows, score, tau)
-        if age > 0 and len(rows):
+        if age > 0:
             score = settled_only(rows, score, age)
         return score
 

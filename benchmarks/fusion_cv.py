@@ -257,9 +257,7 @@ def score_fusion(
         entry = weights[str(w)] = {"auroc": auroc(best, positive) if positive is not None else None}
         grid = {}
         for (threshold, duration), people in itertools.product(RULE_GRID, (1, 2)):
-            alerts = np.array(
-                [fires(r, fused[f], threshold, duration, people) if len(r) else False for f, (_, r) in traces.items()]
-            )
+            alerts = np.array([fires(r, fused[f], threshold, duration, people) for f, (_, r) in traces.items()])
             # "0.8/0.2" is a rule for anyone; "0.8/0.2/2p" needs two people meeting it on the same frame
             grid[f"{threshold}/{duration}" + ("" if people == 1 else f"/{people}p")] = {
                 "recall": float(alerts[positive].mean()) if positive is not None else None,
@@ -311,7 +309,7 @@ def nested_selection(
         threshold, duration = (float(x) for x in rule.split("/")) if rule else (np.inf, 0.0)
         for f, (_, r) in outer.items():  # a clip with nobody tracked has 0 rows and raises nothing
             score = fuses[how](r, w, 2, col)
-            alerts[f] = fires(r, score, threshold, duration) if len(r) else False
+            alerts[f] = fires(r, score, threshold, duration)
             peaks[f] = float(score.max()) if len(r) else 0.0
     fight = [alerts[f] for f in alerts if labels[f] == "fighting"]
     none = [alerts[f] for f in alerts if labels[f] == "none"]
