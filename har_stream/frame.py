@@ -17,6 +17,11 @@ ACTION = "action"  # (N,) smoothed action label (str)
 ACTION_CONFIDENCE = "action_confidence"  # (N,) smoothed probability of that label
 ACTION_SCORES = "action_scores"  # (N, C) per-person evidence for each action (columns: record.action_classes)
 MOTION_SCORES = "motion_scores"  # (N, M) temporal model's probability per motion action; NaN without history
+# (N,) the one label each person is shown with (overlay, alerts of "*" rules): an action whose evidence reaches
+# render.min_label_confidence, else the best background action (walking/standing/other) when the scores have
+# those columns, else "unknown" (the box shows the track id alone). Set by har_stream.render.labels.
+DISPLAY_LABEL = "display_label"
+DISPLAY_CONFIDENCE = "display_confidence"  # (N,) the evidence for that label; 0 for "unknown"
 FLAGGED = "flagged"  # (N,) bool: an alert is active for this person
 ALERT_RULE = "alert_rule"  # (N,) name of the rule that flags the person, "" if none
 

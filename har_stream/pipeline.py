@@ -1,5 +1,5 @@
-"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → rules → render →
-sinks."""
+"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → label → rules →
+render → sinks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from har_stream.config.schema import HarStreamConfig
 from har_stream.detection.detector import PersonDetector
 from har_stream.frame import FrameRecord
 from har_stream.output_paths import check_output_paths, local_file
+from har_stream.render.labels import PersonLabeler
 from har_stream.render.overlay import OverlayRenderer
 from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
@@ -136,7 +137,7 @@ class Pipeline:
                 if record is None:
                     run.idle()
                     continue
-                run.process(record)  # track -> classify -> smooth -> temporal -> rules -> render -> sinks
+                run.process(record)  # track -> classify -> smooth -> temporal -> label -> rules -> render -> sinks
                 if (max_frames is not None and run.stats.frames >= max_frames) or run.quit_requested:
                     break
         except KeyboardInterrupt:
@@ -177,6 +178,7 @@ class _Run:
         self.classifier = ActionClassifierStage(pipeline.action_model, config.classifier)
         self.smoother = ActionSmoother(config.smoothing, self.classifier.classes)
         self.temporal = TemporalStage(pipeline.temporal_model, config.temporal)
+        self.labeler = PersonLabeler(config.render.min_label_confidence)
         self.rules = RuleEngine(config.rules, config.zones, camera=config.camera)
         self.renderer = OverlayRenderer(config.render, config.zones)
         self.stats = RunStats()
@@ -208,6 +210,7 @@ class _Run:
         _timed("classify", self.classifier, record)
         _timed("smooth", self.smoother, record)
         _timed("temporal", self.temporal, record)
+        _timed("label", self.labeler, record)  # the one label each person is shown with
         _timed("rules", self.rules, record)
         start = time.perf_counter()
         self.renderer(record, fps=self.stats.recent_fps)

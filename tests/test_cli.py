@@ -108,7 +108,11 @@ def test_the_pipeline_runs_the_optional_classifiers_end_to_end(tmp_path: Path, m
     members averaged) label the people of a real clip."""
     clip = require(SHARED / "videos" / "cctv" / "surv_fi005.mp4")  # a real CCTV fight, people close to the camera
     config = tmp_path / "anyone.yaml"
-    config.write_text("rules: [{name: any_action, actions: ['*'], min_confidence: 0.0, min_duration_s: 0.0}]\n")
+    # A "*" rule's alert names the label the box shows: with no display threshold, the classifier's own label.
+    config.write_text(
+        "render: {min_label_confidence: 0.0}\n"
+        "rules: [{name: any_action, actions: ['*'], min_confidence: 0.0, min_duration_s: 0.0}]\n"
+    )
     events = tmp_path / "events.jsonl"
     result = cli("run", "--source", str(clip), "--config", str(config), "--events", str(events), "--max-frames", "20",
                  "--set", f"classifier.model={model}", "--no-progress")  # fmt: skip

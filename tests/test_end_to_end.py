@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 
 from har_stream.action_model.loading import DEFAULT_MODEL_NAME
-from har_stream.actions import ALL_ACTIONS
+from har_stream.actions import ALL_ACTIONS, BACKGROUND_ACTIONS, UNKNOWN_ACTION
 from har_stream.api import build_config
-from har_stream.frame import ACTION, FLAGGED, FrameRecord
+from har_stream.frame import (
+    ACTION,
+    ACTION_CONFIDENCE,
+    DISPLAY_CONFIDENCE,
+    DISPLAY_LABEL,
+    FLAGGED,
+    FrameRecord,
+)
 from har_stream.pipeline import Pipeline
 from tests.conftest import REPO, decode_frames
 
@@ -41,6 +48,9 @@ def run_outputs(concourse_clip: Path, detector, tmp_path_factory: pytest.TempPat
                 "boxes": d.xyxy.copy(),
                 "flagged": d.data[FLAGGED].copy(),
                 "actions": list(d.data[ACTION]),
+                "confidences": d.data[ACTION_CONFIDENCE].tolist(),
+                "shown": list(zip(map(str, d.data[DISPLAY_LABEL]), d.data[DISPLAY_CONFIDENCE].tolist(), strict=True)),
+                "alerts": [(e.track_id, e.action, e.confidence) for e in record.alerts if e.type == "alert_start"],
             }
         )
 
@@ -67,6 +77,22 @@ def test_people_are_labelled_with_actions_by_the_default_model(run_outputs) -> N
     labelled = sum(n for a, n in labels.items() if a in ALL_ACTIONS)
     # Everyone big enough is classified within every_n_frames; tiny far-away people may stay unknown.
     assert labelled >= 0.5 * sum(labels.values()), labels
+
+
+def test_people_are_shown_only_with_what_the_evidence_supports(run_outputs) -> None:
+    """Each box names an action only at render.min_label_confidence (0.6) or more; below it the walker is shown
+    as walking / standing / other or by id alone, and the "*" rule's alerts name what the box showed."""
+    _, _, records = run_outputs
+    below = 0
+    for r in records:
+        shown = dict(zip(r["ids"], r["shown"], strict=True))
+        for (label, evidence), action, confidence in zip(r["shown"], r["actions"], r["confidences"], strict=True):
+            if label not in BACKGROUND_ACTIONS and label != UNKNOWN_ACTION:
+                assert evidence >= 0.6, (label, evidence)  # e.g. never "fighting 0.48" on a walker
+            below += action not in (*BACKGROUND_ACTIONS, UNKNOWN_ACTION) and confidence < 0.6
+        for track_id, action, confidence in r["alerts"]:
+            assert (action, confidence) == (shown[track_id][0], pytest.approx(shown[track_id][1], abs=1e-4))
+    assert below, "no one on the concourse had an action below the threshold: the check above saw nothing"
 
 
 def test_export_decodes_with_same_frame_count_and_size(run_outputs, concourse_clip: Path) -> None:

@@ -326,7 +326,7 @@ class RuleConfig(_Strict):
 
 
 class RenderConfig(_Strict):
-    """How the overlay looks."""
+    """How the overlay looks, and when it names a person's action."""
 
     flagged_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FF0000"
     normal_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#00C800"
@@ -335,6 +335,10 @@ class RenderConfig(_Strict):
     show_hud: bool = True
     box_thickness: Annotated[int, Field(ge=1, le=20)] = 2
     text_scale: Annotated[float, Field(gt=0, le=5)] = 0.5
+    #: A person is shown with an action (box label, and the alerts of "*" rules) only when the evidence for it,
+    #: the calibrated score rules compare with ``min_confidence``, reaches this; otherwise with the best of
+    #: walking / standing / other when the classifier has them, else with the track id alone.
+    min_label_confidence: Fraction = 0.6
 
 
 class OutputConfig(_Strict):

@@ -5,23 +5,29 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from har_stream.actions import UNKNOWN_ACTION
+from har_stream.actions import BACKGROUND_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import RenderConfig, ZoneConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, FLAGGED, FrameRecord
+from har_stream.frame import DISPLAY_CONFIDENCE, DISPLAY_LABEL, FLAGGED, FrameRecord
 from har_stream.rules.zones import ZoneSet
 
 NORMAL, FLAGGED_INDEX = 0, 1
 
 
 def person_labels(detections: sv.Detections) -> list[str]:
-    """``#id action conf`` for each person (``#id unknown`` before the first classification)."""
-    actions = detections.data.get(ACTION, np.full(len(detections), UNKNOWN_ACTION, dtype=object))
-    confidences = detections.data.get(ACTION_CONFIDENCE, np.zeros(len(detections)))
+    """Each person's box label, from ``data['display_label']`` (chosen once a frame by ``render.labels``):
+    ``#id action evidence`` for an action the evidence supports, ``#id walking`` (standing, other) for an ordinary
+    person, ``#id`` alone for ``unknown`` (not classified yet, or nothing the evidence supports) and for records
+    never labelled."""
+    n = len(detections)
+    shown = detections.data.get(DISPLAY_LABEL, np.full(n, UNKNOWN_ACTION, dtype=object))
+    evidence = detections.data.get(DISPLAY_CONFIDENCE, np.zeros(n, dtype=np.float32))
     labels = []
-    for track_id, action, confidence in zip(detections.tracker_id, actions, confidences, strict=True):
-        text = f"#{int(track_id)} {action}"
-        if action != UNKNOWN_ACTION:
-            text += f" {float(confidence):.2f}"
+    for track_id, label, score in zip(detections.tracker_id, shown, evidence, strict=True):
+        text = f"#{int(track_id)}"
+        if label in BACKGROUND_ACTIONS:
+            text += f" {label}"
+        elif label != UNKNOWN_ACTION:
+            text += f" {label} {float(score):.2f}"
         labels.append(text)
     return labels
 

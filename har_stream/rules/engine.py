@@ -16,6 +16,8 @@ from har_stream.frame import (
     ACTION_CONFIDENCE,
     ACTION_SCORES,
     ALERT_RULE,
+    DISPLAY_CONFIDENCE,
+    DISPLAY_LABEL,
     FLAGGED,
     SPEED,
     SPEED_MPS,
@@ -62,7 +64,8 @@ class RuleEngine:
     (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition has held for
     ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
-    the same rule for ``cooldown_s``.
+    the same rule for ``cooldown_s``. An alert names the listed action its rule judged, with that action's
+    evidence; an alert of a ``*`` rule names the label the person's box shows (``data['display_label']``).
     """
 
     def __init__(self, rules: list[RuleConfig], zones: list[ZoneConfig], camera: str = "default") -> None:
@@ -95,13 +98,14 @@ class RuleEngine:
         flagged_by = np.full(n, "", dtype=object)
         if n and self.rules:
             evidence = [self._evidence(rule, record) for rule in self.rules]
+            named = [self._named(rule, record, judged) for rule, judged in zip(self.rules, evidence, strict=True)]
             holds, zones = self._conditions(record, evidence)
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
                 for r, rule in enumerate(self.rules):
                     zone = zones[i][r]
-                    actions, confidences, _ = evidence[r]
+                    actions, confidences = named[r]
                     observation = _Observation(
                         str(actions[i]),
                         float(confidences[i]),
@@ -169,6 +173,21 @@ class RuleEngine:
         best = np.asarray(columns)[np.argmax(scores[:, columns], axis=1)]
         labels = np.array([record.action_classes[c] for c in best], dtype=object)
         return labels, scores[np.arange(len(best)), best], np.ones(len(best), dtype=bool)
+
+    @staticmethod
+    def _named(
+        rule: RuleConfig, record: FrameRecord, judged: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per person: the action an alert of ``rule`` names and the evidence it reports.
+
+        A rule on listed actions names the one it judged, with that action's own evidence (not whatever scored
+        highest); a ``*`` rule names the label the person is shown with (``data['display_label']``) and its
+        evidence, so an alert never claims more than the box does.
+        """
+        data = record.detections.data
+        if ANY_ACTION in rule.actions and DISPLAY_LABEL in data and DISPLAY_CONFIDENCE in data:
+            return data[DISPLAY_LABEL], data[DISPLAY_CONFIDENCE]
+        return judged[0], judged[1]
 
     @staticmethod
     def _zone_of(rule: RuleConfig, membership: dict[str, np.ndarray], i: int) -> str | None:

@@ -15,8 +15,9 @@ class AlertEvent:
     """An alert of one rule for one tracked person starting or ending.
 
     ``timestamp`` is in the source's clock (media seconds for files, epoch for live); ``wall_time`` is
-    epoch seconds. End records carry ``duration_s``, ``peak_confidence`` and ``reason``
-    (``condition_cleared``, ``track_ended`` or ``shutdown``).
+    epoch seconds. ``action`` is the listed action the rule judged and ``confidence`` that action's evidence
+    (for a ``*`` rule: the label the person's box shows, and its evidence). End records carry ``duration_s``,
+    ``peak_confidence`` and ``reason`` (``condition_cleared``, ``track_ended`` or ``shutdown``).
     """
 
     type: Literal["alert_start", "alert_end"]

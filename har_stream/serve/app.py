@@ -80,8 +80,8 @@ class Event(BaseModel):
     rule: str
     severity: str
     track_id: int
-    action: str
-    confidence: float
+    action: str = Field(description="the action the rule judged; for a '*' rule, the label the person's box showed")
+    confidence: float = Field(description="the evidence for that action (0 for unknown)")
     zone: str | None
     started_at: float = Field(description="epoch seconds")
     time: str = Field(description="start time, ISO 8601 UTC")

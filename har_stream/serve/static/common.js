@@ -17,6 +17,12 @@ function formatTime(epochSeconds) {
   return new Date(epochSeconds * 1000).toLocaleString();
 }
 
+function actionText(event) {
+  // The action an alert names, with its evidence; "unknown" (a "*" rule on a person shown by id alone) has none.
+  if (event.action === "unknown") return event.action;
+  return `${event.action} ${(event.confidence * 100).toFixed(0)}%`;
+}
+
 function formatDuration(event) {
   if (event.duration_s !== null && event.duration_s !== undefined) return `${event.duration_s.toFixed(1)} s`;
   return event.active ? "active" : (event.end_reason || "");

@@ -33,7 +33,7 @@ function row(event) {
   const cells = [
     snapshotLink(event, "thumb"),
     el("time", { datetime: event.time, text: formatTime(event.started_at) }),
-    event.camera, event.rule, `${event.action} ${(event.confidence * 100).toFixed(0)}%`,
+    event.camera, event.rule, actionText(event),
     el("span", { class: `pill severity ${event.severity}`, text: event.severity }),
     event.zone || "", String(event.track_id), formatDuration(event), clipLink(event),
   ];

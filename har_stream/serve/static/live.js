@@ -35,7 +35,7 @@ function alertItem(event) {
   const when = el("time", { datetime: event.time, text: formatTime(event.started_at) });
   const title = el("strong", { text: event.rule });
   const facts = el("span", { class: "facts",
-    text: `${event.camera} · ${event.action} ${(event.confidence * 100).toFixed(0)}% · ${event.zone || "anywhere"} · track ${event.track_id}` });
+    text: `${event.camera} · ${actionText(event)} · ${event.zone || "anywhere"} · track ${event.track_id}` });
   const state = el("span", { class: "state", text: formatDuration(event) });
   const heading = el("div", { class: "title" }, title,
     el("span", { class: `pill severity ${event.severity}`, text: event.severity }));
