@@ -25,6 +25,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+#: A variant key (not a config field): run with a copy of the default temporal model without running.json.
+WITHOUT_RUNNING_JSON = "_without_running_json"
+
 #: Each lever as the override that turns it back (the "before"); "defaults" has them all on.
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -36,6 +39,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "classify every person every frame": {"classifier.every_n_frames": 1, "classifier.max_per_frame": 256},
     "export preset veryfast": {"output.video_preset": "veryfast"},
     "temporal model off": {"temporal.model": "none"},
+    # the previous release's running evidence: the temporal trees' running output at weight 0.25 (the model folder
+    # without running.json), against the kinematic running model
+    "running from the temporal trees": {"temporal.action_weights": {"running": 0.25}, WITHOUT_RUNNING_JSON: True},
 }
 
 
@@ -43,6 +49,17 @@ def run_variant(video: Path, frames: int, overrides: dict[str, Any], work: Path)
     from har_stream.api import build_config
     from har_stream.pipeline import Pipeline
 
+    overrides = dict(overrides)
+    if overrides.pop(WITHOUT_RUNNING_JSON, False):
+        import shutil
+
+        from har_stream.temporal.model import DEFAULT_TEMPORAL_MODEL
+        from har_stream.weights import MODELS_DIR
+
+        trees = work / "temporal_trees"
+        if not trees.exists():
+            shutil.copytree(MODELS_DIR / DEFAULT_TEMPORAL_MODEL, trees, ignore=shutil.ignore_patterns("running.json"))
+        overrides["temporal.model"] = str(trees)
     config = build_config(
         None, source=str(video), export=work / "out.mp4", events=work / "events.jsonl", overrides=overrides
     )

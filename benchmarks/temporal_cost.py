@@ -75,6 +75,36 @@ def detected_records(video: Path, frames: int, imgsz: int) -> list[FrameRecord]:
     return records
 
 
+def compare_running(model: TemporalModel | None, records: list, rounds: int, people: int) -> dict:
+    """The stage's cost with the kinematic running model and without it (trees), side by side."""
+    import shutil
+    import tempfile
+
+    from har_stream.weights import MODELS_DIR
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trees_folder = Path(tmp) / "temporal_trees"
+        shutil.copytree(MODELS_DIR / "temporal_pose", trees_folder, ignore=shutil.ignore_patterns("running.json"))
+        models = {"kinematic": model, "trees": TemporalModel(trees_folder)}
+        runs: dict[str, list[tuple[float, int]]] = {name: [] for name in models}
+        for _ in range(rounds):
+            for name, candidate in models.items():
+                runs[name].append(time_stage(candidate, 1, records, flow=True))
+    out: dict = {}
+    for name, timings in runs.items():
+        elapsed = statistics.median(t for t, _ in timings)
+        out[name] = {
+            "ms_per_frame": round(elapsed * 1000 / len(records), 2),
+            "ms_per_track_update": round(elapsed * 1000 / max(timings[0][1], 1), 3),
+            "updates": timings[0][1],
+        }
+    out["kinematic_over_trees"] = round(out["kinematic"]["ms_per_frame"] / out["trees"]["ms_per_frame"], 3)
+    out["extra_ms_per_track_update"] = round(
+        out["kinematic"]["ms_per_track_update"] - out["trees"]["ms_per_track_update"], 3
+    )
+    return out
+
+
 def main() -> None:
     """Time the stage and print / write the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +113,12 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=1280, help="detector input size")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--compare-running",
+        action="store_true",
+        help="Time the stage with the kinematic running model against the same folder without running.json "
+        "(running from the trees, the previous release), interleaved, every person re-scored every frame.",
+    )
     args = parser.parse_args()
     records = detected_records(args.video, args.frames, args.imgsz)
     model = load_temporal_model("default")
@@ -93,6 +129,12 @@ def main() -> None:
         "frames": len(records),
         "people_per_frame": round(people / len(records), 1),
     }
+    if args.compare_running:
+        result["running"] = compare_running(model, records, args.rounds, people)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
     for every in (1, TemporalConfig().every_n_frames):  # worst case, then the default
         runs: dict[str, list[tuple[float, int]]] = {"flow_on": [], "flow_off": []}
         for _ in range(args.rounds):  # interleaved, so machine noise hits both alike

@@ -453,10 +453,11 @@ def quantize_detector_command(
 @app.command("evaluate-video")
 def evaluate_video_command(
     clips: Annotated[
-        Path,
+        list[Path],
         typer.Option(
-            help="Folder of clips with labels.csv (file,label[,group]), e.g. ../shared/videos/cctv. A clip is "
-            "positive for an action when its label is that action; every other label is a negative."
+            help="Folder of clips with labels.csv (file,label[,group][,start_s]), e.g. ../shared/videos/cctv. A "
+            "clip is positive for an action when its label is that action; every other label is a negative. "
+            "Repeatable: the folders are scored together."
         ),
     ],
     config: Annotated[
@@ -485,9 +486,10 @@ def evaluate_video_command(
         ),
     ] = None,
     split: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="Clip split CSV (file,...,part) from split-clips; needs --part. Clips it does not list are left out."
+            help="Clip split CSV (file,...,part) from split-clips; needs --part. Clips it does not list are left out. "
+            "Repeatable (one per --clips folder)."
         ),
     ] = None,
     part: Annotated[str | None, typer.Option(help="train, val or test: evaluate only that part of --split.")] = None,
@@ -518,6 +520,7 @@ def evaluate_video_command(
     from har_stream.video_eval.selection import ClipSelectionError, flagged_actions, select_split_part
     from har_stream.weights import WeightsNotFoundError
 
+    split = split or None
     if (split is None) != (part is None):
         raise _fail("--split and --part go together: pass both (e.g. --split models/cctv_split.csv --part val)", 2)
     try:
@@ -528,7 +531,7 @@ def evaluate_video_command(
     if not actions:
         raise _fail(f"{config}: no rule names an action to score ('*' and 'unknown' do not count)", 2)
     try:
-        labelled = read_clip_labels(clips)
+        labelled = [clip for folder in clips for clip in read_clip_labels(folder)]
         if split is not None and part is not None:
             labelled = select_split_part(labelled, split, part)
     except (ClipLabelError, ClipSelectionError) as exc:
@@ -541,7 +544,11 @@ def evaluate_video_command(
     except KeyboardInterrupt:
         raise _fail("interrupted while loading models; nothing was written", 130) from None
     out = out or Path("out") / "eval-video" / config.stem
-    details = {"clips_folder": str(clips), "split": str(split) if split else None, "part": part}
+    details = {
+        "clips_folder": ", ".join(map(str, clips)),
+        "split": ", ".join(map(str, split)) if split else None,
+        "part": part,
+    }
     try:
         result = evaluate_video(
             cfg, labelled, out, config_name=str(config), json_path=json_path, max_frames=max_frames,
@@ -551,7 +558,8 @@ def evaluate_video_command(
         raise _fail(str(exc)) from None
     clip_run = result.run
     evaluated = len(clip_run.clips) - len(clip_run.skipped)
-    typer.echo(f"{result.document['model']} on {evaluated} clips of {clips}" + (f" ({part})" if part else ""))
+    folders = ", ".join(map(str, clips))
+    typer.echo(f"{result.document['model']} on {evaluated} clips of {folders}" + (f" ({part})" if part else ""))
     typer.echo(summary_table(result.summary))
     for path in [*result.json_paths, *result.roc_pngs.values(), result.contact_sheet]:
         typer.echo(f"wrote {path}")

@@ -195,3 +195,34 @@ def test_the_auroc_interval_resamples_whole_recordings() -> None:
     assert clustered[1] - clustered[0] > 1.5 * (independent[1] - independent[0])
     assert group_bootstrap(auroc, [0.9, 0.8, 0.1, 0.2], [True, True, False, False], ["a", "b", "c", "d"]) == (1.0, 1.0)
     assert group_bootstrap(auroc, [0.9, 0.8], [True, True], ["a", "b"]) is None
+
+
+def test_several_splits_select_from_several_folders(tmp_path: Path) -> None:
+    clips = _labelled(tmp_path)
+    first = save_clip_split(tmp_path / "one.csv", clips[:2], {"a.mp4": "test", "b.mp4": "train"})
+    second = save_clip_split(tmp_path / "two.csv", clips[2:], {"c.mp4": "test", "d.mp4": "val"})
+    assert [c.file for c in select_split_part(clips, [first, second], "test")] == ["a.mp4", "c.mp4"]
+
+
+def test_time_to_alert_counts_from_the_labelled_start_of_the_action() -> None:
+    late = _clip("late", "fighting", 0.9, ("fighting",), first=16.0)
+    late.start_s = 15.0  # the action starts 15 s into the clip: the alert came 1 s after it
+    early = _clip("early", "fighting", 0.8, ("fighting",), first=3.0)  # no start given: from the clip's start
+    figures = action_summary([late, early, _clip("n", "none", 0.1)], "fighting")
+    assert figures["median_s_to_alert"] == pytest.approx(2.0)
+    assert late.to_json()["start_s"] == 15.0 and "start_s" not in early.to_json()
+
+
+def test_labels_start_s_is_read_and_checked(tmp_path: Path) -> None:
+    from har_stream.clips import ClipLabelError, read_clip_labels
+
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "labels.csv").write_text("file,label,group,start_s\na.mp4,falling,g,1.5\nb.mp4,none,g,\n")
+    assert [c.start_s for c in read_clip_labels(tmp_path)] == [1.5, None]
+    (tmp_path / "labels.csv").write_text("file,label,start_s\na.mp4,falling,soon\n")
+    with pytest.raises(ClipLabelError, match="line 2: start_s 'soon' is not a number"):
+        read_clip_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,label,start_s\na.mp4,falling,-2\n")
+    with pytest.raises(ClipLabelError, match="at least 0"):
+        read_clip_labels(tmp_path)

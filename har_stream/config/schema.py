@@ -160,9 +160,10 @@ class TemporalConfig(_Strict):
     #: the temporal part is 0, which keeps short, spurious tracks quiet (benchmarks/evidence_lever.py).
     #: 0.5: the best cross-validated fighting clip AUROC over the CCTV train/val groups (benchmarks/fusion_cv.py).
     weight: Fraction = 0.5
-    #: Per-action overrides of ``weight`` (e.g. ``{running: 0.25}``). Running keeps 0.25 by default: no running
-    #: clip is among the clips the weight is cross-validated on, so its weight stays the one it was measured with.
-    action_weights: dict[str, Fraction] = Field(default_factory=lambda: {"running": 0.25})
+    #: Per-action overrides of ``weight`` (e.g. ``{running: 0.5}``). Running is 1 by default: its temporal part
+    #: is the kinematic running model (speed, steadiness and gait; ``running.json`` in the model folder), which
+    #: beats the image classifier's photo-trained running score on real footage (benchmarks/running_score.py).
+    action_weights: dict[str, Fraction] = Field(default_factory=lambda: {"running": 1.0})
 
     @field_validator("action_weights")
     @classmethod

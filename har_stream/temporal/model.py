@@ -1,15 +1,18 @@
-"""Load and run a temporal model folder: ``model.json`` and one ONNX tree model per motion action."""
+"""Load and run a temporal model folder: ``model.json``, one ONNX tree model per motion action, and for running
+the kinematic model ``running.json`` (:mod:`har_stream.temporal.running`) when the folder has one."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from har_stream.action_model.base import ActionModelError
 from har_stream.temporal.features import ALL_FEATURE_NAMES
+from har_stream.temporal.running import RunningModel
 from har_stream.weights import MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -18,7 +21,12 @@ DEFAULT_TEMPORAL_MODEL = "temporal_pose"
 
 
 class TemporalModel:
-    """P(action) per window-feature row, for each of ``actions``, on ONNX Runtime (no TensorFlow)."""
+    """P(action) per window-feature row, for each of ``actions``, on ONNX Runtime (no TensorFlow).
+
+    ``running`` is the kinematic running model when the folder has ``running.json``; the stage then takes running's
+    probability from it (:meth:`RunningModel.predict` on :func:`~har_stream.temporal.running.running_features`)
+    and ``predict`` leaves running's column NaN.
+    """
 
     def __init__(self, folder: Path, threads: int = 1) -> None:
         import onnxruntime as ort
@@ -39,8 +47,17 @@ class TemporalModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._sessions = []
+        self.running: RunningModel | None = None
+        if "running" in self.actions and (folder / "running.json").is_file():
+            try:
+                self.running = RunningModel.load(folder)
+            except ValueError as exc:
+                raise ActionModelError(str(exc)) from None
+        self._sessions: list[tuple[Any, str, str] | None] = []  # None: running from running.json
         for action in self.actions:
+            if action == "running" and self.running is not None:
+                self._sessions.append(None)
+                continue
             path = folder / f"{action}.onnx"
             if not path.is_file():
                 raise ActionModelError(f"{folder}: {path.name} is missing")
@@ -55,7 +72,8 @@ class TemporalModel:
         if len(x) == 0:
             return np.zeros((0, len(self.actions)), dtype=np.float32)
         x = np.ascontiguousarray(x, dtype=np.float32)
-        columns = [session.run([out], {name: x})[0][:, 1] for session, name, out in self._sessions]
+        nan = np.full(len(x), np.nan, dtype=np.float32)
+        columns = [nan if s is None else s[0].run([s[2]], {s[1]: x})[0][:, 1] for s in self._sessions]
         return np.stack(columns, axis=1).astype(np.float32)
 
 

@@ -8,6 +8,11 @@ action's entry in ``temporal.action_weights``), where
 smoothed image-classifier score; until a person has enough history (``MIN_WINDOW_FRAMES``) the temporal part
 is 0 (cross-validated, this beats the image score alone there: ``benchmarks/evidence_lever.py``). Other actions keep
 the image classifier's score. When a fused motion score beats the person's label, the label becomes that action.
+
+Running, when the temporal model has a kinematic running model (``running.json``), is that model's probability
+on the person's newest window, not smoothed (its speed is already sustained over a window): how fast the person
+moves in body heights per second, how steady their track and box are, and their gait
+(:mod:`har_stream.temporal.running`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class TemporalStage:
         self.flow = FrameFlow(MIN_PERSON_PX)
         self._state: dict[int, np.ndarray] = {}
         self._age: dict[int, int] = {}
+        self._running: dict[int, float] = {}  # newest kinematic running probability per track
         self.updates = 0  # track windows scored so far
 
     @property
@@ -45,6 +51,7 @@ class TemporalStage:
         for tid in track_ids:
             self._state.pop(int(tid), None)
             self._age.pop(int(tid), None)
+            self._running.pop(int(tid), None)
 
     def __len__(self) -> int:
         return len(self._state)
@@ -85,13 +92,27 @@ class TemporalStage:
                         old = self._state.get(tid)
                         self._state[tid] = p if old is None else a * p + (1 - a) * old
                         self._age[tid] = 0
+                self._score_running(record, ids[due])
             for i, t in enumerate(ids):
                 state = self._state.get(int(t))
                 if state is not None:
                     motion[i] = state
+                if self.model.running is not None:
+                    motion[i, self.actions.index("running")] = self._running.get(int(t), np.nan)
         det.data[MOTION_SCORES] = motion
         self._fuse(record, motion)
         return record
+
+    def _score_running(self, record: FrameRecord, ids: np.ndarray) -> None:
+        """The kinematic running probability of the tracks ``ids`` (those with enough history for a speed)."""
+        running = self.model.running if self.model is not None else None
+        if running is None:
+            return
+        x = self.windows.running(record.timestamp, record.width, record.height, ids)
+        known = ~np.isnan(x[:, 0])
+        if known.any():
+            for tid, p in zip(ids[known], running.predict(x[known]), strict=True):
+                self._running[int(tid)] = float(p)
 
     def _fuse(self, record: FrameRecord, motion: np.ndarray) -> None:
         det = record.detections

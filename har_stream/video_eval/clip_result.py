@@ -13,7 +13,8 @@ class ClipResult:
     ``scores[action]`` is the highest evidence for ``action`` any tracked person had on any frame;
     ``peak_frames[action]`` is the rendered frame (JPEG bytes, downscaled) where it was reached.
     ``alerts`` lists the action of every alert that started; ``first_alert_s`` the media time of each
-    action's first one. ``error`` says why a clip could not be evaluated (it is then left out of the figures).
+    action's first one; ``start_s`` the media time the labelled action starts, when the labels say. ``error``
+    says why a clip could not be evaluated (it is then left out of the figures).
     """
 
     file: str
@@ -26,6 +27,7 @@ class ClipResult:
     peak_frames: dict[str, bytes] = field(default_factory=dict, repr=False)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    start_s: float | None = None
 
     def alerted(self, action: str) -> bool:
         """Whether an alert of ``action`` started in this clip."""
@@ -42,6 +44,8 @@ class ClipResult:
             "alerts": list(self.alerts),
             "first_alert_s": dict(self.first_alert_s),
         }
+        if self.start_s is not None:
+            data["start_s"] = self.start_s
         if self.problems:
             data["problems"] = list(self.problems)
         if self.error is not None:

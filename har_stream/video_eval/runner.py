@@ -51,7 +51,7 @@ def evaluate_clip(
     pipeline: Pipeline, clip: LabelledClip, actions: Sequence[str], max_frames: int | None = None
 ) -> tuple[ClipResult, bool]:
     """Run ``clip`` through ``pipeline``; return its result and whether the run was interrupted."""
-    result = ClipResult(clip.file, clip.label, clip.group)
+    result = ClipResult(clip.file, clip.label, clip.group, start_s=clip.start_s)
     collector = ScoreCollector(result, actions, THUMBNAIL_WIDTH)
     try:
         run = pipeline.run(source=str(clip.path), max_frames=max_frames, on_frame=collector)

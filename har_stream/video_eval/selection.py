@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from har_stream.actions import UNKNOWN_ACTION
@@ -27,14 +28,19 @@ def flagged_actions(config: HarStreamConfig) -> list[str]:
     return list(actions)
 
 
-def select_split_part(clips: list[LabelledClip], split: Path, part: str) -> list[LabelledClip]:
-    """The clips that the saved ``split`` puts in ``part``; a clear error when it lists none of them."""
+def select_split_part(clips: list[LabelledClip], split: Path | Sequence[Path], part: str) -> list[LabelledClip]:
+    """The clips that the saved ``split`` (one file or several, e.g. one per clip folder) puts in ``part``; a clear
+    error when it lists none of them."""
     if part not in PARTS:
         raise ClipSelectionError(f"--part must be one of {', '.join(PARTS)}, not {part!r}")
+    splits = [split] if isinstance(split, (str, Path)) else list(split)
+    assignment: dict[str, str] = {}
     try:
-        assignment = load_clip_split(split)
+        for path in splits:
+            assignment.update(load_clip_split(path))
     except (FileNotFoundError, ValueError) as exc:
         raise ClipSelectionError(str(exc)) from None
+    split = ", ".join(map(str, splits))
     listed = [clip for clip in clips if clip.file in assignment]
     if not listed:
         raise ClipSelectionError(f"split {split} lists none of the {len(clips)} clips (is it for another folder?)")

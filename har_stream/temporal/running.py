@@ -1,0 +1,210 @@
+"""Running evidence from how a person moves: speed relative to body size sustained over a window, whether the
+track and its box are steady enough for that speed to be real, and the gait seen in the 17 keypoints.
+
+A window (:class:`~har_stream.temporal.history.Window`, the last second of one track) becomes a short vector of
+physical measurements (``RUNNING_FEATURES``); :class:`RunningModel` turns them into a calibrated probability
+with a logistic model whose coefficients live in a small JSON file (``models/running_kinematic``). Everything is
+in body heights and seconds, so it does not depend on the resolution, the frame rate or the distance.
+
+Speed alone is not enough: box jitter on close-up or crowded people, a box cut by the frame edge or a person
+entering the frame all move a box fast without anyone running. The steadiness measurements (how straight the
+path is, how steady the box height is, how often the box touches the frame edge) let the model discount those.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from har_stream.temporal.history import MIN_KEYPOINT_CONF, Window
+
+#: Seconds over which displacement is measured, and seconds over which that speed must be sustained.
+SPEED_SPAN_S = 0.4
+SUSTAIN_S = 0.4
+#: A torso (shoulders' midpoint to hips' midpoint) is about this share of a standing person's height.
+TORSO_SHARE = 0.3
+#: A box edge within this many pixels of the frame's edge counts as cut by it.
+EDGE_PX = 2.0
+_SHOULDERS, _HIPS, _KNEES, _ANKLES = (5, 6), (11, 12), (13, 14), (15, 16)
+
+RUNNING_FEATURES: tuple[str, ...] = (
+    "sustained_speed",  # min over SUSTAIN_S of the bottom centre's speed over SPEED_SPAN_S, body heights/s
+    "approach_speed",  # |d log(height)/dt| x (frame height / height): towards or away from the camera, roughly
+    "straightness",  # net displacement / path length of the bottom centre over the window (1: a straight line)
+    "height_jitter",  # std of log box height over the window
+    "edge_share",  # share of frames whose box touches the frame edge
+    "cadence",  # sign changes per second of the ankles' left-right offset
+    "stride",  # largest horizontal ankle separation, body heights
+    "knee_lift",  # highest knee above its usual place below the hips, body heights
+    "legs_seen",  # share of frames with both ankles seen
+)
+
+
+def body_heights(window: Window) -> np.ndarray:
+    """Per frame: the box height, or the height implied by the torso when that is taller (a box cut by the frame
+    edge or hidden legs)."""
+    boxes = window.boxes
+    height = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
+    kp = window.keypoints
+    seen = kp[:, :, 2] >= MIN_KEYPOINT_CONF
+    torso_ok = seen[:, list(_SHOULDERS)].all(axis=1) & seen[:, list(_HIPS)].all(axis=1)
+    if torso_ok.any():
+        shoulders = kp[:, list(_SHOULDERS), :2].mean(axis=1)
+        hips = kp[:, list(_HIPS), :2].mean(axis=1)
+        torso = np.linalg.norm(shoulders - hips, axis=1) / TORSO_SHARE
+        height = np.where(torso_ok, np.maximum(height, torso), height)
+    return np.maximum(height, 1.0)
+
+
+def running_features(window: Window, frame_width: int, frame_height: int) -> np.ndarray:
+    """``RUNNING_FEATURES`` of one window (NaN where a measurement needs more history or unseen limbs)."""
+    out = np.full(len(RUNNING_FEATURES), np.nan, dtype=np.float32)
+    times = window.times
+    n = len(times)
+    if n < 3 or times[-1] - times[0] <= 0:
+        return out
+    boxes = window.boxes.astype(np.float64)
+    scale = float(np.median(body_heights(window)))
+    foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+    out[0] = _sustained_speed(times, foot, scale)
+    log_h = np.log(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
+    slope = np.polyfit(times - times[0], log_h, 1)[0]
+    out[1] = abs(slope) * frame_height / scale
+    steps = np.linalg.norm(np.diff(foot, axis=0), axis=1)
+    path = steps.sum()
+    out[2] = np.linalg.norm(foot[-1] - foot[0]) / path if path > 0 else 0.0
+    out[3] = np.std(log_h)
+    touches = (
+        (boxes[:, 0] <= EDGE_PX)
+        | (boxes[:, 1] <= EDGE_PX)
+        | (boxes[:, 2] >= frame_width - EDGE_PX)
+        | (boxes[:, 3] >= frame_height - EDGE_PX)
+    )
+    out[4] = touches.mean()
+    out[5:] = _gait(window, scale)
+    return out
+
+
+def _sustained_speed(times: np.ndarray, points: np.ndarray, scale: float) -> float:
+    """The lowest speed over ``SPEED_SPAN_S`` spans ending in the last ``SUSTAIN_S`` (NaN: too little history)."""
+    ends = np.flatnonzero(times >= times[-1] - SUSTAIN_S)
+    starts = np.searchsorted(times, times[ends] - SPEED_SPAN_S, side="right") - 1
+    ok = starts >= 0
+    if not ok.any():
+        return float("nan")
+    ends, starts = ends[ok], starts[ok]
+    dt = times[ends] - times[starts]
+    keep = dt >= SPEED_SPAN_S * 0.75
+    if not keep.any():
+        return float("nan")
+    ends, starts, dt = ends[keep], starts[keep], dt[keep]
+    speeds = np.linalg.norm(points[ends] - points[starts], axis=1) / scale / dt
+    return float(speeds.min())
+
+
+def _gait(window: Window, scale: float) -> np.ndarray:
+    """Cadence, stride, knee lift and the share of frames with both ankles seen."""
+    kp = window.keypoints
+    seen = kp[:, :, 2] >= MIN_KEYPOINT_CONF
+    out = np.full(4, np.nan)
+    ankles = seen[:, list(_ANKLES)].all(axis=1)
+    out[3] = ankles.mean()
+    duration = window.times[-1] - window.times[0]
+    if ankles.sum() >= 3:
+        offset = kp[ankles, _ANKLES[0], 0] - kp[ankles, _ANKLES[1], 0]
+        signs = np.sign(offset[np.abs(offset) > 0.02 * scale])
+        out[0] = (np.count_nonzero(np.diff(signs)) / duration) if len(signs) > 1 else 0.0
+        out[1] = np.abs(offset).max() / scale
+    hips_knees = seen[:, list(_HIPS)].all(axis=1) & seen[:, list(_KNEES)].any(axis=1)
+    if hips_knees.sum() >= 2:
+        hip_y = kp[hips_knees][:, list(_HIPS), 1].mean(axis=1)
+        knee_y = kp[hips_knees][:, list(_KNEES), 1]
+        knee_seen = seen[hips_knees][:, list(_KNEES)]
+        below = np.where(knee_seen, (knee_y - hip_y[:, None]) / scale, np.nan)  # about 0.25 standing
+        out[2] = 0.25 - np.nanmin(below)
+    return out.astype(np.float32)
+
+
+#: A model input named ``log_<feature>`` is the natural log of that feature, floored at this value.
+LOG_FLOOR = 0.05
+
+
+def model_inputs(x: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    """The columns ``features`` of ``RUNNING_FEATURES`` rows ``x`` (n, F); ``log_<name>`` takes the feature's log."""
+    x = np.asarray(x, dtype=np.float64)
+    columns = []
+    for feature in features:
+        name = feature.removeprefix("log_")
+        column = x[:, RUNNING_FEATURES.index(name)]
+        columns.append(np.log(np.maximum(column, LOG_FLOOR)) if feature != name else column)
+    return np.stack(columns, axis=1) if columns else np.zeros((len(x), 0))
+
+
+@dataclass
+class RunningModel:
+    """A logistic model over (a subset of) ``RUNNING_FEATURES`` (``log_<name>``: its log): ``p = 1 / (1 +
+    exp(-(b + w . z)))`` with ``z`` the inputs standardised by ``mean`` and ``scale`` and clipped to ``clip``
+    standard deviations; a NaN input counts as its mean (no evidence either way)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    clip: float = 4.0
+    name: str = "running_kinematic"
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(running) for each row of ``x`` (n, len(RUNNING_FEATURES))."""
+        z = (model_inputs(x, self.features) - self.mean) / self.scale
+        z = np.clip(np.nan_to_num(z, nan=0.0), -self.clip, self.clip)
+        return (1.0 / (1.0 + np.exp(-(self.bias + z @ self.weights)))).astype(np.float32)
+
+    def to_json(self) -> dict[str, object]:
+        """The model's parameters, JSON-ready."""
+        return {
+            "name": self.name,
+            "kind": "running_kinematic",
+            "features": list(self.features),
+            "mean": [float(v) for v in self.mean],
+            "scale": [float(v) for v in self.scale],
+            "weights": [float(v) for v in self.weights],
+            "bias": float(self.bias),
+            "clip": float(self.clip),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], source: str = "running model") -> RunningModel:
+        """Read :meth:`to_json`'s output; a clear error naming the field that is missing or wrong."""
+        try:
+            features = tuple(str(f) for f in data["features"])  # type: ignore[union-attr]
+            unknown = [f for f in features if f.removeprefix("log_") not in RUNNING_FEATURES]
+            if unknown:
+                raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(RUNNING_FEATURES)}")
+            arrays = {k: np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights")}
+            for key, array in arrays.items():
+                if array.shape != (len(features),):
+                    raise ValueError(f"{key} must have one value per feature ({len(features)})")
+            return cls(
+                features, arrays["mean"], arrays["scale"], arrays["weights"], float(data["bias"]),  # type: ignore[arg-type]
+                float(data.get("clip", 4.0)), str(data.get("name", "running_kinematic")),  # type: ignore[arg-type]
+            )  # fmt: skip
+        except KeyError as exc:
+            raise ValueError(f"{source}: missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, folder: Path) -> RunningModel:
+        """Read ``folder/running.json``."""
+        path = folder / "running.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{folder}: no running.json (a running model folder holds one)") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_json(data, str(path))
