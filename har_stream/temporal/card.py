@@ -28,7 +28,8 @@ def write_temporal_card(folder: Path) -> Path:
         "person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
         "stands close to someone as of the positives (closeness alone must not decide). Running positives are "
         "synthetic: walkers of train clips replayed 2x and 3x faster; negatives: everyone at real speed and "
-        "walkers whose translation is stretched 4x (what an overhead view does to box-height speeds).",
+        "walkers whose translation is stretched 4x (what an overhead view does to box-height speeds). Where the "
+        "folder has `running.json`, running comes from that kinematic model instead (below).",
         f"- Targets: {data.get('targets', {})}.",
         "",
         "## Features",
@@ -51,6 +52,7 @@ def write_temporal_card(folder: Path) -> Path:
         f"{val.get('running_window_auroc_synthetic')} on {val.get('running_windows')}.",
         "",
     ]
+    lines += _running_section(folder)
     cv = meta.get("cross_validation")
     if cv:
         lines += [
@@ -82,3 +84,29 @@ def write_temporal_card(folder: Path) -> Path:
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _running_section(folder: Path) -> list[str]:
+    """The kinematic running model's part of the card (nothing when the folder has no ``running.json``)."""
+    path = folder / "running.json"
+    if not path.is_file():
+        return []
+    running = json.loads(path.read_text())
+    weights = ", ".join(f"`{f}` {w:+.2f}" for f, w in zip(running["features"], running["weights"], strict=True))
+    lines = [
+        "",
+        "## Running: the kinematic model (`running.json`)",
+        "- Running's evidence is a logistic model over how the person moves in their last second "
+        "(`har_stream/temporal/running.py`): the speed of the box's bottom centre in body heights per second over "
+        "0.4 s, its lowest value over the last 0.4 s (sustained), the body height taken from the torso where the box "
+        "is cut; the box height's jitter; the share of frames touching the frame edge; the ankles' cadence. "
+        f"Standardised weights: {weights}; bias {running['bias']:+.2f}.",
+        f"- Fitted on {running.get('fitted_on', 'n/a')} ({running.get('clips', '?')} clips): every window where the "
+        "person moves at least 0.3 body heights a second; windows of running clips positive, all others negative, "
+        "unweighted (so the probability keeps the real share of running among moving people), plus walkers of "
+        "quiet clips played at a running speed as extra positives, labelled synthetic and weighted 0.3.",
+    ]
+    figures = running.get("leave_one_group_out")
+    if figures:
+        lines.append(f"- Leave-one-group-out over those clips (benchmarks/running_score.py): {figures}.")
+    return lines
