@@ -3,8 +3,9 @@ track and its box are steady enough for that speed to be real, and the gait seen
 
 A window (:class:`~har_stream.temporal.history.Window`, the last second of one track) becomes a short vector of
 physical measurements (``RUNNING_FEATURES``); :class:`RunningModel` turns them into a calibrated probability
-with a logistic model whose coefficients live in a small JSON file (``models/running_kinematic``). Everything is
-in body heights and seconds, so it does not depend on the resolution, the frame rate or the distance.
+with a logistic model whose coefficients live in a small JSON file (``models/temporal_pose/running.json``).
+Everything is in body heights and seconds, so it does not depend on the resolution, the frame rate or the
+distance.
 
 Speed alone is not enough: box jitter on close-up or crowded people, a box cut by the frame edge or a person
 entering the frame all move a box fast without anyone running. The steadiness measurements (how straight the
