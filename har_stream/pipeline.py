@@ -179,7 +179,9 @@ class _Run:
         self.smoother = ActionSmoother(config.smoothing, self.classifier.classes)
         self.temporal = TemporalStage(pipeline.temporal_model, config.temporal)
         self.labeler = PersonLabeler(config.render.min_label_confidence)
-        self.rules = RuleEngine(config.rules, config.zones, camera=config.camera)
+        self.rules = RuleEngine(
+            config.rules, config.zones, camera=config.camera, min_label_confidence=config.render.min_label_confidence
+        )
         self.renderer = OverlayRenderer(config.render, config.zones)
         self.stats = RunStats()
         self.sinks, self.events, self.window, self.outputs = _build_sinks(config, fps)

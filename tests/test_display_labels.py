@@ -12,7 +12,15 @@ import supervision as sv
 from har_stream.actions import ACTIONS, ALL_ACTIONS
 from har_stream.config import ConfigError, HarStreamConfig, load_config, parse_yaml, validate_config
 from har_stream.config.site import validate_site
-from har_stream.frame import ACTION, ACTION_PROBS, DISPLAY_CONFIDENCE, DISPLAY_LABEL, FLAGGED, FrameRecord
+from har_stream.frame import (
+    ACTION,
+    ACTION_PROBS,
+    ACTION_SCORES,
+    DISPLAY_CONFIDENCE,
+    DISPLAY_LABEL,
+    FLAGGED,
+    FrameRecord,
+)
 from har_stream.notify.message import alert_message
 from har_stream.render.labels import PersonLabeler
 from har_stream.render.overlay import OverlayRenderer, person_labels
@@ -59,7 +67,9 @@ class Stages:
     def __init__(self, config: HarStreamConfig, classes: tuple[str, ...]) -> None:
         self.smoother = ActionSmoother(config.smoothing, classes)
         self.labeler = PersonLabeler(config.render.min_label_confidence)
-        self.rules = RuleEngine(config.rules, config.zones, camera=config.camera)
+        self.rules = RuleEngine(
+            config.rules, config.zones, camera=config.camera, min_label_confidence=config.render.min_label_confidence
+        )
         self.renderer = OverlayRenderer(config.render, config.zones)
 
     def __call__(self, record: FrameRecord) -> FrameRecord:
@@ -209,3 +219,20 @@ def test_the_threshold_is_set_per_camera_in_a_site_config_and_named_there_when_b
     issues = [str(issue) for issue in info.value.issues]
     expected = "cameras[0].render.min_label_confidence: Input should be less than or equal to 1 (got 2)"
     assert any(issue.startswith(expected) for issue in issues), issues
+
+
+def test_a_red_box_names_the_action_its_alert_names() -> None:
+    """The smoothed label is fighting (0.8) but a running rule flags the person on running evidence 0.75 (as the
+    temporal stage fuses it): the red box says running 0.75, as the alert does."""
+    rules = [{"name": "run", "actions": ["running"], "min_confidence": 0.7, "min_duration_s": 0}]
+    stages = Stages(config(rules=rules), ALL_ACTIONS)
+    record = frame(0.0, ALL_ACTIONS, probs(ALL_ACTIONS, fighting=0.8, running=0.1))
+    stages.smoother(record)
+    record.detections.data[ACTION_SCORES][:, record.action_classes.index("running")] = 0.75  # the temporal stage
+    for stage in (stages.labeler, stages.rules, stages.renderer):
+        stage(record)
+    assert list(record.detections.data[ACTION]) == ["fighting"]
+    assert record.detections.data[FLAGGED].tolist() == [True]
+    [start] = record.alerts
+    assert (start.action, start.confidence) == ("running", pytest.approx(0.75, abs=1e-3))
+    assert shown(record) == ["#1 running 0.75"]

@@ -65,11 +65,20 @@ class RuleEngine:
     ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``. An alert names the listed action its rule judged, with that action's
-    evidence; an alert of a ``*`` rule names the label the person's box shows (``data['display_label']``).
+    evidence; an alert of a ``*`` rule names the label the person's box shows (``data['display_label']``). A
+    flagged person's shown label becomes what their most severe alert names when that evidence reaches
+    ``min_label_confidence`` (``render.min_label_confidence``), so a red box says what its alert says.
     """
 
-    def __init__(self, rules: list[RuleConfig], zones: list[ZoneConfig], camera: str = "default") -> None:
+    def __init__(
+        self,
+        rules: list[RuleConfig],
+        zones: list[ZoneConfig],
+        camera: str = "default",
+        min_label_confidence: float = 0.0,
+    ) -> None:
         self.rules = rules
+        self.min_label_confidence = min_label_confidence  # render.min_label_confidence: see __call__
         self.zone_configs = zones
         self.camera = camera
         self._zone_set: ZoneSet | None = None
@@ -96,6 +105,7 @@ class RuleEngine:
         n = len(detections)
         flagged = np.zeros(n, dtype=bool)
         flagged_by = np.full(n, "", dtype=object)
+        shown: dict[int, tuple[str, float]] = {}  # flagged person -> what the flagging rule's alert names
         if n and self.rules:
             evidence = [self._evidence(rule, record) for rule in self.rules]
             named = [self._named(rule, record, judged) for rule, judged in zip(self.rules, evidence, strict=True)]
@@ -123,6 +133,13 @@ class RuleEngine:
                         severity = SEVERITIES.index(rule.severity)
                         if severity > best_severity:
                             best_severity, flagged_by[i] = severity, rule.name
+                            if observation.confidence >= self.min_label_confidence:
+                                shown[i] = (observation.action, observation.confidence)
+        if shown and DISPLAY_LABEL in detections.data and DISPLAY_CONFIDENCE in detections.data:
+            # a red box says what its alert says: the flagging rule's action, with that action's evidence
+            for i, (action, confidence) in shown.items():
+                detections.data[DISPLAY_LABEL][i] = action
+                detections.data[DISPLAY_CONFIDENCE][i] = confidence
         detections.data[FLAGGED] = flagged
         detections.data[ALERT_RULE] = flagged_by
         record.alerts.extend(events)
