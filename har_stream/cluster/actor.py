@@ -45,7 +45,7 @@ class CameraActor:
             "host": self.host,
             "pid": os.getpid(),
             "events": events,
-            "health": self.worker.health(),
+            "health": self.worker.health().as_json(),  # plain data over the wire; the head validates it
             "stages": self.worker.stage_totals(),
             "frame": frame,
             "relay_dropped": self.relay.dropped,

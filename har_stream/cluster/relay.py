@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from har_stream.rules.events import AlertEvent
+from har_stream.serve.health import CameraHealth
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class EventRelay:
         """A clip was written for these alerts."""
         self._add("clip", (alert_ids, clip))
 
-    def publish_health(self, camera: str, health: dict[str, Any]) -> None:
+    def publish_health(self, camera: str, health: CameraHealth) -> None:
         """Health is sent with every drain instead."""
 
     def _add(self, kind: str, args: tuple[Any, ...]) -> None:

@@ -14,10 +14,13 @@ import threading
 import time
 from typing import Any
 
+from pydantic import ValidationError
+
 from har_stream.cluster.config import ClusterConfig
 from har_stream.cluster.ledger import AlertLedger
 from har_stream.config.schema import HarStreamConfig
 from har_stream.config.site import MediaConfig, SiteConfig
+from har_stream.serve.health import CameraHealth
 from har_stream.serve.hub import AlertHub
 from har_stream.serve.live import LatestFrame
 from har_stream.sources import redact
@@ -43,7 +46,10 @@ def remote_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, RemoteCamera]:
 
 
 class RemoteCamera:
-    """A camera running as a Ray actor somewhere in the cluster, with a local camera worker's interface."""
+    """A camera running as a Ray actor somewhere in the cluster: a :class:`~har_stream.serve.health.CameraHandle`.
+
+    Until its worker first reports, its health is :meth:`CameraHealth.starting` (counters 0, no frame).
+    """
 
     def __init__(self, config: HarStreamConfig, media: MediaConfig, hub: AlertHub, cluster: ClusterConfig) -> None:
         self.config = config
@@ -58,7 +64,7 @@ class RemoteCamera:
         self._actor: Any = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._health: dict[str, Any] = {}
+        self._health: CameraHealth | None = None  # as the worker last reported it
         self._stages: dict[str, tuple[int, float]] = {}
         self._incarnation: str | None = None
         self._acked = 0
@@ -98,11 +104,12 @@ class RemoteCamera:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the pipeline where it runs (its open alerts end as ``shutdown``), collect the last events."""
-        import ray
-
         self._stop.set()
-        self._thread.join(REPLY_TIMEOUT_S + 5)
+        if self._thread.is_alive():  # not when never started
+            self._thread.join(REPLY_TIMEOUT_S + 5)
         if self._actor is not None and self._gone is None:
+            import ray
+
             try:
                 reply = ray.get(self._actor.stop.remote(timeout, self._incarnation, self._acked), timeout=timeout + 5)
                 self._handle(reply)
@@ -114,26 +121,25 @@ class RemoteCamera:
             self._stopped = True
 
     # -- health --------------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> CameraHealth:
         """The worker's last reported health, with ``reassigning`` while Ray moves it, and where it runs."""
         with self._lock:
-            health = dict(self._health) or _initial_health(self.config)
+            health = self._health or CameraHealth.starting(self.name, _source(self.config))
             silent_since, gone, stopped = self._silent_since, self._gone, self._stopped
             last_reply = self._last_reply
         now = time.monotonic()
+        update: dict[str, Any] = {}
         if last_reply is None and self._started_at is not None and now - self._started_at > PLACEMENT_HINT_S:
             wanted = self.cluster.camera_resources.model_dump(exclude_defaults=True) or {"num_cpus": 1.0}
-            health["error"] = f"waiting for Ray to place the camera on a node with {wanted} free"
+            update["error"] = f"waiting for Ray to place the camera on a node with {wanted} free"
         if stopped:
-            health.update(status="stopped", connected=False)
+            update.update(status="stopped", connected=False)
         elif gone is not None:
-            health.update(status=GONE, connected=False, error=gone, fps_processed=0.0)
+            update.update(status=GONE, connected=False, error=gone, fps_processed=0.0)
         elif silent_since is not None and now - (last_reply or now) >= self.cluster.reassigning_after_s:
-            health.update(status=REASSIGNING, connected=False, fps_processed=0.0)
-        health["last_frame_at"] = self.live.updated_at
-        health["moves"] = len(self.moves)
-        health["open_alerts"] = self.ledger.open_alerts
-        return health
+            update.update(status=REASSIGNING, connected=False, fps_processed=0.0)
+        update.update(last_frame_at=self.live.updated_at, moves=len(self.moves), open_alerts=self.ledger.open_alerts)
+        return health.model_copy(update=update)
 
     def stage_totals(self) -> dict[str, tuple[int, float]]:
         """Per pipeline stage: frames timed and seconds spent, as the worker last reported (since its start)."""
@@ -198,7 +204,7 @@ class RemoteCamera:
             self._acked = seq
         if reply["frame"] is not None:
             self.live.put(reply["frame"])
-        health = dict(reply["health"], node=reply["node"], host=reply["host"], pid=reply["pid"])
+        health = self._reported_health(reply)
         with self._lock:
             self._health = health
             self._stages = {stage: (int(n), float(t)) for stage, (n, t) in reply.get("stages", {}).items()}
@@ -206,6 +212,19 @@ class RemoteCamera:
         self._last_wall = wall
 
     _last_wall: float | None = None
+    _unreadable: str | None = None  # the incarnation whose unreadable health was logged
+
+    def _reported_health(self, reply: dict[str, Any]) -> CameraHealth:
+        where = {"node": reply["node"], "host": reply["host"], "pid": reply["pid"]}
+        try:
+            return CameraHealth.model_validate({**reply["health"], **where})
+        except ValidationError as exc:  # a worker on other code than the head: keep collecting its alerts
+            error = f"the camera's worker reports a health this head cannot read ({exc.error_count()} errors)"
+            if self._unreadable != reply["incarnation"]:
+                self._unreadable = reply["incarnation"]
+                log.error("camera %s: %s; does every node run the head's har-stream? %s", self.name, error, exc)
+            starting = CameraHealth.starting(self.name, _source(self.config))
+            return starting.model_copy(update={"status": GONE, "error": error, **where})
 
     def _publish_all(self, events: list[Any]) -> None:
         for event in events:
@@ -229,22 +248,5 @@ def _actor_state(actor: Any) -> str:
         return "UNKNOWN"
 
 
-def _initial_health(config: HarStreamConfig) -> dict[str, Any]:
-    return {
-        "name": config.camera,
-        "status": "starting",
-        "connected": False,
-        "source": redact(str(config.source.uri)) if config.source.uri is not None else None,
-        "fps_in": 0.0,
-        "fps_processed": 0.0,
-        "frames_in": 0,
-        "frames_processed": 0,
-        "frames_dropped": 0,
-        "reconnects": 0,
-        "decode_errors": 0,
-        "active_alerts": 0,
-        "width": None,
-        "height": None,
-        "last_frame_at": None,
-        "error": None,
-    }
+def _source(config: HarStreamConfig) -> str | None:
+    return redact(str(config.source.uri)) if config.source.uri is not None else None

@@ -20,6 +20,7 @@ from har_stream import __version__
 from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import SEVERITIES
 from har_stream.serve.auth import TokenAuth
+from har_stream.serve.health import CameraHandle, CameraHealth
 from har_stream.serve.hosts import HostCheck, allowed_host_names
 from har_stream.serve.media import media_type, resolve_media
 from har_stream.serve.metrics import CONTENT_TYPE, metrics_registry, render
@@ -35,32 +36,6 @@ class ErrorBody(BaseModel):
     """An error answer."""
 
     detail: str
-
-
-class CameraHealth(BaseModel):
-    """A camera's connection state and counters."""
-
-    name: str
-    status: str = Field(
-        description="starting, connecting, connected, reconnecting, lost, finished, error, stopped; in cluster mode"
-        " also reassigning (the camera moves to another node)"
-    )
-    connected: bool
-    source: str | None = Field(description="the source, with any password hidden")
-    fps_in: float = Field(description="frames per second read from the source")
-    fps_processed: float = Field(description="frames per second through the pipeline")
-    frames_in: int
-    frames_processed: int
-    frames_dropped: int = Field(description="live frames dropped because processing was behind")
-    reconnects: int = Field(description="attempts to reopen the source")
-    outages: int = Field(description="times the source went down, however many attempts each took")
-    decode_errors: int
-    frame_age_s: float | None = Field(description="seconds since the newest processed frame was captured")
-    active_alerts: int
-    width: int | None
-    height: int | None
-    last_frame_at: float | None = Field(description="epoch seconds of the newest live frame")
-    error: str | None
 
 
 class Camera(CameraHealth):
@@ -158,22 +133,22 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     registry = metrics_registry(runtime)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    def worker(name: str) -> Any:
+    def worker(name: str) -> CameraHandle:
         try:
             return runtime.cameras[name]
         except KeyError:
             raise HTTPException(404, f"no camera named {name!r}") from None
 
-    def camera_view(name: str) -> dict[str, Any]:
+    def camera_view(name: str) -> Camera:
         w = worker(name)
         base = f"/api/cameras/{name}"
-        return {
-            **w.health(),
-            "live_url": f"{base}/stream.mjpeg",
-            "frame_url": f"{base}/frame.jpg",
-            "zones": [z.name for z in w.config.zones],
-            "rules": [r.name for r in w.config.rules],
-        }
+        return Camera(
+            **w.health().model_dump(),
+            live_url=f"{base}/stream.mjpeg",
+            frame_url=f"{base}/frame.jpg",
+            zones=[z.name for z in w.config.zones],
+            rules=[r.name for r in w.config.rules],
+        )
 
     # -- pages ---------------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -187,11 +162,11 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     # -- cameras -------------------------------------------------------------------------------------
     @app.get("/api/cameras", tags=["cameras"], summary="List cameras with health")
     def list_cameras() -> list[Camera]:
-        return [Camera.model_validate(camera_view(name)) for name in runtime.cameras]
+        return [camera_view(name) for name in runtime.cameras]
 
     @app.get("/api/cameras/{name}", tags=["cameras"], summary="One camera", responses=NOT_FOUND)
     def get_camera(name: str) -> Camera:
-        return Camera.model_validate(camera_view(name))
+        return camera_view(name)
 
     @app.get(
         "/api/cameras/{name}/frame.jpg",
@@ -286,7 +261,7 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
             status="stopping" if runtime.stopping.is_set() else "ok",
             version=__version__,
             uptime_s=round(time.time() - runtime.started_at, 3),
-            cameras=[CameraHealth.model_validate(w.health()) for w in runtime.cameras.values()],
+            cameras=[w.health() for w in runtime.cameras.values()],
             store=StoreHealth(schema_version=runtime.store.schema_version(), alerts=total),
             notify=runtime.notify_health(),
         )
@@ -320,7 +295,7 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
             try:
                 yield "retry: 2000\n\n"
                 for w in runtime.cameras.values():
-                    yield _sse("health", {"type": "health", "camera": w.name, "health": w.health()})
+                    yield _sse("health", {"type": "health", "camera": w.name, "health": w.health().as_json()})
                 idle = 0.0
                 while not runtime.stopping.is_set():
                     try:

@@ -14,14 +14,16 @@ from har_stream.config.site import MediaConfig
 from har_stream.frame import FrameRecord
 from har_stream.rules.events import ALERT_START, AlertEvent
 from har_stream.serve.clips import ClipRecorder
+from har_stream.serve.health import STARTING, CameraHealth
 from har_stream.serve.live import LatestFrame, encode_jpeg
 from har_stream.sinks.snapshots import SnapshotSink
 from har_stream.sources import FrameSource, SourceError, open_source, redact
 
 log = logging.getLogger(__name__)
 
-#: Statuses of a camera worker besides the source's own (connecting, connected, reconnecting, lost, finished).
-STARTING, ERROR, STOPPED = "starting", "error", "stopped"
+#: Statuses of a camera worker besides the source's own (connecting, connected, reconnecting, lost, finished),
+#: and ``starting`` (:data:`~har_stream.serve.health.STARTING`).
+ERROR, STOPPED = "error", "stopped"
 #: Source counters that health() adds up over every source the camera opened.
 SOURCE_COUNTERS = ("frames_in", "frames_dropped", "reconnects", "outages", "decode_errors")
 
@@ -36,6 +38,8 @@ class AlertPublisher(Protocol):
 
 class CameraWorker:
     """Runs :class:`~har_stream.pipeline.Pipeline` for one camera and publishes frames, alerts and health.
+
+    The :class:`~har_stream.serve.health.CameraHandle` of a camera in this process.
 
     A source that cannot be opened or fails is retried every ``restart_delay_s`` seconds; a file that
     ends (without ``source.loop``) leaves the camera ``finished``. Model loading errors are final
@@ -93,7 +97,7 @@ class CameraWorker:
             self._state = STOPPED
 
     # -- health --------------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> CameraHealth:
         """Status and counters for the dashboard, API and MQTT (counters run across reconnections and reopens)."""
         with self._lock:
             state, error, source = self._state, self._error, self._source
@@ -103,31 +107,31 @@ class CameraWorker:
         counters: dict[str, Any] = source.health() if source is not None else {}
         for key in SOURCE_COUNTERS:
             past[key] += int(counters.get(key, 0))
-        status = counters.get("status", state) if state == "running" else state
+        status = str(counters.get("status", state)) if state == "running" else state
         now = time.monotonic()
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else 0.0
         if times and now - times[-1] > 5.0:
             fps = 0.0
-        return {
-            "name": self.name,
-            "status": status,
-            "connected": status == "connected",
-            "source": redact(str(self.config.source.uri)) if self.config.source.uri is not None else None,
-            "fps_in": float(counters.get("fps_in", 0.0)),
-            "fps_processed": round(fps, 2),
-            "frames_in": past["frames_in"],
-            "frames_processed": frames,
-            "frames_dropped": past["frames_dropped"],
-            "reconnects": past["reconnects"],
-            "outages": past["outages"],
-            "decode_errors": past["decode_errors"],
-            "frame_age_s": round(now - captured_at, 3) if captured_at is not None else None,
-            "active_alerts": active,
-            "width": size[0] if size else None,
-            "height": size[1] if size else None,
-            "last_frame_at": self.live.updated_at,
-            "error": error,
-        }
+        return CameraHealth(
+            name=self.name,
+            status=status,
+            connected=status == "connected",
+            source=redact(str(self.config.source.uri)) if self.config.source.uri is not None else None,
+            fps_in=float(counters.get("fps_in", 0.0)),
+            fps_processed=round(fps, 2),
+            frames_in=past["frames_in"],
+            frames_processed=frames,
+            frames_dropped=past["frames_dropped"],
+            reconnects=past["reconnects"],
+            outages=past["outages"],
+            decode_errors=past["decode_errors"],
+            frame_age_s=round(now - captured_at, 3) if captured_at is not None else None,
+            active_alerts=active,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            last_frame_at=self.live.updated_at,
+            error=error,
+        )
 
     def stage_totals(self) -> dict[str, tuple[int, float]]:
         """Per pipeline stage (decode, detect, track, classify, ...): frames timed and seconds spent in total."""

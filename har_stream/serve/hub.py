@@ -22,6 +22,7 @@ from har_stream.notify.message import alert_message
 from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.rules.events import AlertEvent
+from har_stream.serve.health import CameraHealth
 from har_stream.store import EventStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class AlertHub:
         """A clip (relative to the media folder) was written for these alerts."""
         self._put("clip", alert_ids, clip)
 
-    def publish_health(self, camera: str, health: dict[str, Any]) -> None:
+    def publish_health(self, camera: str, health: CameraHealth) -> None:
         """A camera's current health (sent about once a second)."""
         self._put("health", camera, health)
 
@@ -169,17 +170,18 @@ class AlertHub:
             if row is not None:
                 self._broadcast({"type": "alert", "event": self.view(row)})
 
-    def _on_health(self, camera: str, health: dict[str, Any]) -> None:
-        status = str(health.get("status"))
+    def _on_health(self, camera: str, health: CameraHealth) -> None:
+        status = health.status
         changed = self._statuses.get(camera) != status
         self._statuses[camera] = status
         if changed:
             try:
-                self.store.set_camera_status(camera, status, health.get("error"))
+                self.store.set_camera_status(camera, status, health.error)
             except StoreError as exc:
                 log.error("%s", exc)
-        self._broadcast({"type": "health", "camera": camera, "health": health})
+        message = health.as_json()
+        self._broadcast({"type": "health", "camera": camera, "health": message})
         now = time.monotonic()
         if self.mqtt is not None and (changed or now - self._mqtt_sent.get(camera, 0.0) >= MQTT_STATUS_INTERVAL_S):
             self._mqtt_sent[camera] = now
-            self.mqtt.publish_health(camera, health)
+            self.mqtt.publish_health(camera, message)

@@ -14,6 +14,7 @@ from har_stream.notify.message import media_url
 from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.serve.camera import CameraWorker
+from har_stream.serve.health import CameraHandle
 from har_stream.serve.hub import AlertHub
 from har_stream.serve.retention import MediaPruner
 from har_stream.store import EventStore
@@ -32,7 +33,7 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _cluster_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, Any]:
+def _cluster_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, CameraHandle]:
     """Cluster mode: each camera runs as a Ray actor (imported only here, so one machine never loads Ray)."""
     from har_stream.cluster.supervisor import remote_cameras
 
@@ -64,7 +65,7 @@ class SiteRuntime:
         self.hub = AlertHub(
             self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
         )
-        self.cameras: dict[str, Any] = (
+        self.cameras: dict[str, CameraHandle] = (
             _cluster_cameras(site, self.hub)
             if site.cluster is not None
             else {c.camera: CameraWorker(c, site.media, self.hub) for c in site.cameras}

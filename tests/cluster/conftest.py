@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,21 @@ from tests.conftest import write_clip
 
 #: Ray health checks every second, a node is declared dead after 3 missed ones (Ray's default: ~15-30 s).
 FAST_FAILURE_DETECTION = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
+
+
+@pytest.fixture
+def ray_cluster() -> Iterator[Any]:
+    """A head (no CPUs: no camera runs there) and two worker nodes with 2 CPUs each, as real Ray processes."""
+    ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
+    cluster = ray_cluster_utils.Cluster(
+        initialize_head=True,
+        connect=False,
+        head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": FAST_FAILURE_DETECTION},
+    )
+    workers = [cluster.add_node(num_cpus=2) for _ in range(2)]
+    cluster.wait_for_nodes()
+    yield cluster, workers
+    cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

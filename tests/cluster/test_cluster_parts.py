@@ -5,12 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from har_stream.cluster.ledger import WORKER_LOST, AlertLedger
 from har_stream.cluster.relay import EventRelay
+from har_stream.cluster.supervisor import RemoteCamera
 from har_stream.config import ConfigError
 from har_stream.config.site import validate_site
 from har_stream.rules.events import AlertEvent
+from har_stream.serve.app import Camera, ServerHealth, create_app
+from har_stream.serve.camera import CameraWorker
+from har_stream.serve.health import CameraHandle, CameraHealth
+from har_stream.serve.hub import AlertHub
+from har_stream.serve.runtime import SiteRuntime
 from har_stream.store import EventStore
 
 
@@ -92,3 +99,72 @@ def test_store_keeps_the_first_end_and_ignores_repeats(tmp_path: Path) -> None:
         "snapshots/gate/a1.jpg",
     )
     store.close()
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_remote_camera_health_is_complete_before_its_first_report(tmp_path: Path) -> None:
+    """Issue 30: ``GET /api/cameras`` answered 500 while a remote camera had not reported (fields missing)."""
+    cameras = [{"name": "north", "source": {"uri": "rtsp://viewer:s3cret@cam.local/live"}}, {"name": "south"}]
+    site = validate_site(
+        {"cameras": cameras, "media": {"folder": str(tmp_path / "media")}, "cluster": {"engine": "ray"}}, env={}
+    )
+    local = validate_site({"cameras": cameras, "media": {"folder": str(tmp_path / "media")}}, env={})
+    runtime = SiteRuntime(local)  # no Ray here: the remote cameras are made, not started
+    remote = {c.camera: RemoteCamera(c, site.media, runtime.hub, site.cluster) for c in site.cameras}
+    assert all(isinstance(c, CameraHandle) for c in [*remote.values(), *runtime.cameras.values()])
+    health = remote["north"].health()
+    assert isinstance(health, CameraHealth)
+    assert CameraHealth.model_validate(health.model_dump()) == health  # complete: every field, nothing extra
+    assert (health.status, health.connected, health.source) == ("starting", False, "rtsp://viewer:***@cam.local/live")
+    assert (health.frames_processed, health.outages, health.reconnects, health.frame_age_s) == (0, 0, 0, None)
+    assert (health.node, health.moves, health.open_alerts, health.error) == (None, 0, 0, None)
+    assert remote["south"].health().source is None
+    # The local cameras' health before they start has the same shape (cluster fields null).
+    assert runtime.cameras["north"].health().model_dump().keys() == health.model_dump().keys()
+    assert isinstance(runtime.cameras["north"], CameraWorker) and runtime.cameras["north"].health().node is None
+
+    runtime.cameras = remote  # what cluster mode's runtime holds, before any camera reported
+    try:
+        with TestClient(create_app(runtime), base_url="http://localhost") as client:
+            listed = client.get("/api/cameras")
+            assert listed.status_code == 200, listed.text
+            assert [Camera.model_validate(c).name for c in listed.json()] == ["north", "south"]
+            one = client.get("/api/cameras/north")
+            assert one.status_code == 200 and one.json()["frame_age_s"] is None and one.json()["outages"] == 0
+            server = client.get("/api/health")
+            assert server.status_code == 200 and len(ServerHealth.model_validate(server.json()).cameras) == 2
+            metrics = client.get("/metrics")
+            assert metrics.status_code == 200 and 'har_stream_camera_frames_processed_total{camera="north"} 0.0' in (
+                metrics.text
+            )
+    finally:
+        runtime.stopping.set()
+        runtime.stop()
+
+
+def test_remote_camera_reports_are_validated_and_annotated(tmp_path: Path) -> None:
+    site = validate_site(
+        {"cameras": [{"name": "north"}], "media": {"folder": str(tmp_path / "media")}, "cluster": {"engine": "ray"}},
+        env={},
+    )
+    store = EventStore(tmp_path / "events.db")
+    hub = AlertHub(store, tmp_path, "http://localhost", dict)
+    try:
+        camera = RemoteCamera(site.cameras[0], site.media, hub, site.cluster)
+        worker_health = CameraHealth.starting("north", None).model_copy(
+            update={"status": "connected", "connected": True, "frames_processed": 7, "frame_age_s": 0.2}
+        )
+        reply = {"incarnation": "i1", "node": "n" * 56, "host": "worker-1", "pid": 4242, "events": [], "frame": None}
+        camera._handle({**reply, "health": worker_health.as_json(), "stages": {"detect": (7, 0.7)}})
+        health = camera.health()
+        assert (health.status, health.frames_processed, health.frame_age_s) == ("connected", 7, 0.2)
+        assert (health.node, health.host, health.pid, health.moves) == ("n" * 56, "worker-1", 4242, 0)
+        assert camera.stage_totals() == {"detect": (7, 0.7)}
+        # A worker on other code (a field missing): the head keeps going and says why the health is unknown.
+        partial = {k: v for k, v in worker_health.as_json().items() if k != "outages"}
+        camera._handle({**reply, "incarnation": "i2", "health": partial})
+        health = camera.health()
+        assert health.status == "error" and "cannot read" in (health.error or "") and health.node == "n" * 56
+    finally:
+        hub.close()
+        store.close()

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,11 @@ import pytest
 
 from har_stream.config.site import validate_site
 from har_stream.serve.runtime import SiteRuntime
-from tests.cluster.conftest import FAST_FAILURE_DETECTION, camera
+from tests.cluster.conftest import camera
 from tests.serve.netutil import HookReceiver
 from tests.serve.test_api import serving
 
-ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
+pytest.importorskip("ray.cluster_utils")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.2) -> Any:
@@ -39,20 +39,6 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, step: fl
             return value
         time.sleep(step)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-@pytest.fixture
-def ray_cluster() -> Iterator[Any]:
-    """A head (no CPUs: no camera runs there) and two worker nodes with 2 CPUs each, as real Ray processes."""
-    cluster = ray_cluster_utils.Cluster(
-        initialize_head=True,
-        connect=False,
-        head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": FAST_FAILURE_DETECTION},
-    )
-    workers = [cluster.add_node(num_cpus=2) for _ in range(2)]
-    cluster.wait_for_nodes()
-    yield cluster, workers
-    cluster.shutdown()
 
 
 def api(port: int, path: str) -> Any:
@@ -86,12 +72,12 @@ def test_camera_moves_to_another_node_when_its_node_dies(
         with serving(runtime) as port:
             runtime.start()
             wait_until(
-                lambda: all(c.health()["frames_processed"] > 0 for c in runtime.cameras.values()),
+                lambda: all(c.health().frames_processed > 0 for c in runtime.cameras.values()),
                 180,
                 "both cameras to process frames on the worker nodes",
             )
             wait_until(lambda: north.ledger.open_alerts > 0, 120, "an open alert on camera north")
-            first_node = north.health()["node"]
+            first_node = north.health().node
             assert first_node in {w.node_id for w in workers}  # placed on a worker, not the head (0 CPUs)
             victim = next(w for w in workers if w.node_id == first_node)
             open_at_kill = north.ledger.open_alerts
@@ -103,15 +89,15 @@ def test_camera_moves_to_another_node_when_its_node_dies(
 
             def moved() -> bool:
                 health = north.health()
-                statuses_seen.add(health["status"])
+                statuses_seen.add(health.status)
                 statuses_seen.add(api(port, "/api/cameras/north")["status"])
-                return health["node"] != first_node and health["frames_processed"] > 0
+                return health.node != first_node and health.frames_processed > 0
 
             wait_until(moved, 120, "camera north to process frames on the other node")
             recovery_s = time.monotonic() - killed_at
-            print(f"camera north recovered on node {north.health()['node'][:12]} in {recovery_s:.1f}s")
+            print(f"camera north recovered on node {north.health().node[:12]} in {recovery_s:.1f}s")
             assert "reassigning" in statuses_seen
-            assert north.moves and north.health()["moves"] == 1
+            assert north.moves and north.health().moves == 1
 
             recovered_wall = time.time()
             wait_until(

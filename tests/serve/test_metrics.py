@@ -109,7 +109,7 @@ def test_metrics_of_a_running_site(site_runtime: SiteRuntime) -> None:
 
         while True:  # the whole clip played, and the hub has stored every alert's end
             rows = runtime.store.query(EventQuery(limit=100_000))[1]
-            if gate.health()["status"] == "finished" and rows and all(r["ended_at"] is not None for r in rows):
+            if gate.health().status == "finished" and rows and all(r["ended_at"] is not None for r in rows):
                 break
             assert time.monotonic() < deadline, gate.health()
             time.sleep(0.2)
@@ -119,7 +119,7 @@ def test_metrics_of_a_running_site(site_runtime: SiteRuntime) -> None:
 
     frames = value(families, "har_stream_camera_frames_processed", "har_stream_camera_frames_processed_total",
                    camera="gate")  # fmt: skip
-    assert frames == 60 and gate.health()["frames_processed"] == 60
+    assert frames == 60 and gate.health().frames_processed == 60
     assert value(families, "har_stream_camera_frames_in", "har_stream_camera_frames_in_total", camera="gate") == 60
     assert value(families, "har_stream_camera_frames_dropped", "har_stream_camera_frames_dropped_total",
                  camera="gate") == 0  # a file loses no frame  # fmt: skip
