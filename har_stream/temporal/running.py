@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_stream.temporal.history import MIN_KEYPOINT_CONF, Window
+from har_stream.temporal.history import Window
 
 #: Seconds over which displacement is measured, and seconds over which that speed must be sustained.
 SPEED_SPAN_S = 0.4
@@ -29,7 +29,7 @@ SUSTAIN_S = 0.4
 TORSO_SHARE = 0.3
 #: A box edge within this many pixels of the frame's edge counts as cut by it.
 EDGE_PX = 2.0
-_SHOULDERS, _HIPS, _KNEES, _ANKLES = (5, 6), (11, 12), (13, 14), (15, 16)
+_SHOULDERS, _HIPS, _KNEES, _ANKLES = (5, 6), (11, 12), [13, 14], (15, 16)
 
 RUNNING_FEATURES: tuple[str, ...] = (
     "sustained_speed",  # min over SUSTAIN_S of the bottom centre's speed over SPEED_SPAN_S, body heights/s
@@ -49,13 +49,13 @@ def body_heights(window: Window) -> np.ndarray:
     edge or hidden legs)."""
     boxes = window.boxes
     height = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
-    kp = window.keypoints
-    seen = kp[:, :, 2] >= MIN_KEYPOINT_CONF
-    torso_ok = seen[:, list(_SHOULDERS)].all(axis=1) & seen[:, list(_HIPS)].all(axis=1)
+    seen = window.seen
+    torso_ok = seen[:, _SHOULDERS[0]] & seen[:, _SHOULDERS[1]] & seen[:, _HIPS[0]] & seen[:, _HIPS[1]]
     if torso_ok.any():
-        shoulders = kp[:, list(_SHOULDERS), :2].mean(axis=1)
-        hips = kp[:, list(_HIPS), :2].mean(axis=1)
-        torso = np.linalg.norm(shoulders - hips, axis=1) / TORSO_SHARE
+        kp = window.keypoints
+        dx = (kp[:, 5, 0] + kp[:, 6, 0] - kp[:, 11, 0] - kp[:, 12, 0]) / 2
+        dy = (kp[:, 5, 1] + kp[:, 6, 1] - kp[:, 11, 1] - kp[:, 12, 1]) / 2
+        torso = np.hypot(dx, dy) / TORSO_SHARE
         height = np.where(torso_ok, np.maximum(height, torso), height)
     return np.maximum(height, 1.0)
 
@@ -69,14 +69,14 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
         return out
     boxes = window.boxes.astype(np.float64)
     scale = float(np.median(body_heights(window)))
-    foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
-    out[0] = _sustained_speed(times, foot, scale)
+    foot_x, foot_y = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
+    out[0] = _sustained_speed(times, foot_x, foot_y, scale)
     log_h = np.log(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
-    slope = np.polyfit(times - times[0], log_h, 1)[0]
+    t = times - times.mean()
+    slope = (t * (log_h - log_h.mean())).sum() / (t * t).sum()  # least-squares slope of log height over time
     out[1] = abs(slope) * frame_height / scale
-    steps = np.linalg.norm(np.diff(foot, axis=0), axis=1)
-    path = steps.sum()
-    out[2] = np.linalg.norm(foot[-1] - foot[0]) / path if path > 0 else 0.0
+    path = np.hypot(np.diff(foot_x), np.diff(foot_y)).sum()
+    out[2] = np.hypot(foot_x[-1] - foot_x[0], foot_y[-1] - foot_y[0]) / path if path > 0 else 0.0
     out[3] = np.std(log_h)
     touches = (
         (boxes[:, 0] <= EDGE_PX)
@@ -89,7 +89,7 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
     return out
 
 
-def _sustained_speed(times: np.ndarray, points: np.ndarray, scale: float) -> float:
+def _sustained_speed(times: np.ndarray, x: np.ndarray, y: np.ndarray, scale: float) -> float:
     """The lowest speed over ``SPEED_SPAN_S`` spans ending in the last ``SUSTAIN_S`` (NaN: too little history)."""
     ends = np.flatnonzero(times >= times[-1] - SUSTAIN_S)
     starts = np.searchsorted(times, times[ends] - SPEED_SPAN_S, side="right") - 1
@@ -102,16 +102,16 @@ def _sustained_speed(times: np.ndarray, points: np.ndarray, scale: float) -> flo
     if not keep.any():
         return float("nan")
     ends, starts, dt = ends[keep], starts[keep], dt[keep]
-    speeds = np.linalg.norm(points[ends] - points[starts], axis=1) / scale / dt
+    speeds = np.hypot(x[ends] - x[starts], y[ends] - y[starts]) / scale / dt
     return float(speeds.min())
 
 
 def _gait(window: Window, scale: float) -> np.ndarray:
     """Cadence, stride, knee lift and the share of frames with both ankles seen."""
     kp = window.keypoints
-    seen = kp[:, :, 2] >= MIN_KEYPOINT_CONF
+    seen = window.seen
     out = np.full(4, np.nan)
-    ankles = seen[:, list(_ANKLES)].all(axis=1)
+    ankles = seen[:, _ANKLES[0]] & seen[:, _ANKLES[1]]
     out[3] = ankles.mean()
     duration = window.times[-1] - window.times[0]
     if ankles.sum() >= 3:
@@ -119,13 +119,13 @@ def _gait(window: Window, scale: float) -> np.ndarray:
         signs = np.sign(offset[np.abs(offset) > 0.02 * scale])
         out[0] = (np.count_nonzero(np.diff(signs)) / duration) if len(signs) > 1 else 0.0
         out[1] = np.abs(offset).max() / scale
-    hips_knees = seen[:, list(_HIPS)].all(axis=1) & seen[:, list(_KNEES)].any(axis=1)
-    if hips_knees.sum() >= 2:
-        hip_y = kp[hips_knees][:, list(_HIPS), 1].mean(axis=1)
-        knee_y = kp[hips_knees][:, list(_KNEES), 1]
-        knee_seen = seen[hips_knees][:, list(_KNEES)]
-        below = np.where(knee_seen, (knee_y - hip_y[:, None]) / scale, np.nan)  # about 0.25 standing
-        out[2] = 0.25 - np.nanmin(below)
+    hips = seen[:, _HIPS[0]] & seen[:, _HIPS[1]]
+    knees = seen[:, _KNEES[0]] | seen[:, _KNEES[1]]
+    rows = hips & knees
+    if rows.sum() >= 2:
+        hip_y = (kp[rows, _HIPS[0], 1] + kp[rows, _HIPS[1], 1]) / 2
+        below = (kp[rows][:, _KNEES, 1] - hip_y[:, None]) / scale  # about 0.25 standing
+        out[2] = 0.25 - below[seen[rows][:, _KNEES]].min()
     return out.astype(np.float32)
 
 
