@@ -76,7 +76,7 @@ def test_standing_is_told_from_bent_legs_and_unseen_legs() -> None:
 def test_walkers_seen_from_above_are_ordinary_not_fighting_or_running(detector) -> None:
     """The concourse sample at detector input 1280 with configs/cctv.yaml: no fighting or running alert, and
     walking is the label given most (a third of these tiny overhead people are still labelled fighting, below
-    the rule's evidence threshold: see the README's known limitations)."""
+    the rule's evidence threshold: see docs/research/actions.md)."""
     config = load_config(REPO / "configs" / "cctv.yaml", {"detector": {"imgsz": 1280}})
     pipeline = Pipeline(config, detector=detector)
     assert pipeline.action_model is not None

@@ -34,7 +34,9 @@ class _Strict(BaseModel):
 class ReconnectConfig(_Strict):
     """How a live source that drops is reopened."""
 
+    #: Wait before the first reconnection attempt; doubled after each failure.
     initial_delay_s: PositiveSeconds = 0.5
+    #: Longest wait between reconnection attempts.
     max_delay_s: PositiveSeconds = 10.0
     #: Stop and report the camera as lost after this long without frames; null retries forever.
     give_up_after_s: PositiveSeconds | None = 60.0
@@ -53,7 +55,9 @@ class SourceConfig(_Strict):
 
     #: Video file, folder of images, webcam index (0, 1, ...) or rtsp:// / http(s):// URL.
     uri: str | None = None
+    #: RTSP transport: tcp is more robust through firewalls and lossy links.
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    #: How long opening the source may take before it counts as unreachable.
     open_timeout_s: PositiveSeconds = 10.0
     #: A live stream that yields no frame for this long is considered stalled and is reopened.
     read_timeout_s: PositiveSeconds = 5.0
@@ -77,9 +81,13 @@ class DetectorConfig(_Strict):
     #: Weights file name or path; names are searched in models/, $HAR_STREAM_WEIGHTS, ../shared/weights,
     #: packages that ship them, then ultralytics' download.
     model: str = "yolo11n-pose.pt"
+    #: Detector input size in pixels (the long side); 1280 for people 15-40 px tall, at about 3.7x the time.
     imgsz: Annotated[int, Field(ge=32, le=4096, multiple_of=32)] = 640
+    #: Lowest detection confidence a person box is kept at.
     confidence: Fraction = 0.25
+    #: Overlap (IoU) above which the detector's non-maximum suppression merges two boxes.
     iou: Fraction = 0.6
+    #: Most people the detector returns on one frame.
     max_detections: Annotated[int, Field(ge=1, le=1000)] = 300
     #: onnxruntime and openvino run an ONNX export of the weights (made once and cached) without PyTorch;
     #: torch runs the weights with ultralytics' own predictor.
@@ -283,6 +291,7 @@ class RuleConfig(_Strict):
     name: Name
     #: Action names (see ``har_stream.actions.ALL_ACTIONS``), "unknown", or "*" for any.
     actions: list[str] = Field(min_length=1)
+    #: Lowest evidence for the rule's action (its column of the per-person scores) that counts as showing it.
     min_confidence: Fraction = 0.5
     #: The condition must hold this long before the alert starts.
     min_duration_s: Seconds = 0.0
@@ -303,6 +312,7 @@ class RuleConfig(_Strict):
     schedule: ScheduleConfig | None = None
     #: After an alert of this rule for a track ends, the same track cannot raise it again for this long.
     cooldown_s: Seconds = 30.0
+    #: Carried by the alert; of several active rules, the most severe one names a flagged person.
     severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
 
     @field_validator("actions")
@@ -329,12 +339,19 @@ class RuleConfig(_Strict):
 class RenderConfig(_Strict):
     """How the overlay looks, and when it names a person's action."""
 
+    #: Box colour of flagged people (#RRGGBB).
     flagged_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FF0000"
+    #: Box colour of everyone else.
     normal_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#00C800"
+    #: Outline colour of zones.
     zone_color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFC800"
+    #: Draw the zones on the frame.
     draw_zones: bool = True
+    #: Show fps, people and active alerts in the top-left corner.
     show_hud: bool = True
+    #: Box line width in pixels.
     box_thickness: Annotated[int, Field(ge=1, le=20)] = 2
+    #: Label text size.
     text_scale: Annotated[float, Field(gt=0, le=5)] = 0.5
     #: A person is shown with an action (box label, and the alerts of "*" rules) only when the evidence for it,
     #: the calibrated score rules compare with ``min_confidence``, reaches this; otherwise with the best of

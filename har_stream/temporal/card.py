@@ -80,7 +80,7 @@ def write_temporal_card(folder: Path) -> Path:
     if cost:
         lines += ["", "## Cost", *[f"- {line}" for line in cost]]
     if not test:
-        lines += ["", "Held-out test figures (evaluate-video on the test groups) are in the README."]
+        lines += ["", "Held-out test figures (evaluate-video on the test groups) are in docs/research/actions.md."]
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
