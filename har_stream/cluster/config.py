@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from har_stream.config.base import StrictModel
 
 #: ``host:port`` of a Ray cluster's GCS (what ``ray start --head`` prints).
 _HOST_PORT = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 
 
-class CameraResources(BaseModel):
+class CameraResources(StrictModel):
     """What Ray reserves on a node for one camera (a camera is placed only where these are free)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     num_cpus: Annotated[float, Field(ge=0, le=1024)] = 1.0
     num_gpus: Annotated[float, Field(ge=0, le=64)] = 0.0
@@ -24,10 +24,8 @@ class CameraResources(BaseModel):
     resources: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
-class ClusterConfig(BaseModel):
+class ClusterConfig(StrictModel):
     """Run each camera's pipeline in a Ray actor on any node of a cluster; the dashboard and store stay here."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     engine: Literal["ray"]
     #: ``auto`` (the cluster this machine joined with ``ray start``), ``local`` (a private Ray on this machine),

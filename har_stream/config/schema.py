@@ -11,10 +11,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
 from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
+from har_stream.config.base import Fraction, PositiveSeconds, Seconds, StrictModel
 
 #: In a rule's ``actions`` list, matches every label, ``unknown`` included.
 ANY_ACTION = "*"
@@ -22,16 +23,9 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_. -]*$")]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReconnectConfig(_Strict):
+class ReconnectConfig(StrictModel):
     """How a live source that drops is reopened."""
 
     #: Wait before the first reconnection attempt; doubled after each failure.
@@ -50,7 +44,7 @@ class ReconnectConfig(_Strict):
         return self
 
 
-class SourceConfig(_Strict):
+class SourceConfig(StrictModel):
     """Where frames come from and how they are read."""
 
     #: Video file, folder of images, webcam index (0, 1, ...) or rtsp:// / http(s):// URL.
@@ -75,7 +69,7 @@ class SourceConfig(_Strict):
     realtime: bool = False
 
 
-class DetectorConfig(_Strict):
+class DetectorConfig(StrictModel):
     """The person detector (ultralytics YOLO)."""
 
     #: Weights file name or path; names are searched in models/, $HAR_STREAM_WEIGHTS, ../shared/weights,
@@ -104,7 +98,7 @@ class DetectorConfig(_Strict):
     pipelined: bool = True
 
 
-class TrackerConfig(_Strict):
+class TrackerConfig(StrictModel):
     """ByteTrack settings and per-track state."""
 
     #: How long a track that lost its person is kept to be re-found: seconds of missed tracker updates, at the rate
@@ -120,7 +114,7 @@ class TrackerConfig(_Strict):
     speed_window_s: PositiveSeconds = 0.5
 
 
-class ClassifierConfig(_Strict):
+class ClassifierConfig(StrictModel):
     """The per-person action classifier and how often it runs."""
 
     #: "default" (best bundled model), "none" (label everyone unknown), a name in models/, or a path.
@@ -141,7 +135,7 @@ class ClassifierConfig(_Strict):
     min_box_height: Annotated[int, Field(ge=1)] = 24
 
 
-class SmoothingConfig(_Strict):
+class SmoothingConfig(StrictModel):
     """Temporal smoothing of each track's class probabilities, with hysteresis."""
 
     method: Literal["ema", "vote"] = "ema"
@@ -153,7 +147,7 @@ class SmoothingConfig(_Strict):
     switch_margin: Fraction = 0.1
 
 
-class TemporalConfig(_Strict):
+class TemporalConfig(StrictModel):
     """The temporal model: each person's last second of pose and motion, as evidence for motion actions."""
 
     #: "default" (the bundled models/temporal_pose), "none" (image classifier alone), a name in models/, or a path.
@@ -186,7 +180,7 @@ class TemporalConfig(_Strict):
         return self.action_weights.get(action, self.weight)
 
 
-class ZoneCalibration(_Strict):
+class ZoneCalibration(StrictModel):
     """The real size of a four-corner zone on the ground: its first edge (corner 0 to 1) is ``width_m`` long,
     its second edge (corner 1 to 2) ``length_m``. Speeds inside it are then measured in metres per second."""
 
@@ -194,7 +188,7 @@ class ZoneCalibration(_Strict):
     length_m: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]
 
 
-class ZoneConfig(_Strict):
+class ZoneConfig(StrictModel):
     """A named polygon; a person is in it when the bottom centre of their box is."""
 
     name: Name
@@ -244,7 +238,7 @@ class ZoneConfig(_Strict):
         return self.units == "normalized"
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(StrictModel):
     """When a rule is active, in local time. ``end`` before ``start`` spans midnight."""
 
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
@@ -285,7 +279,7 @@ class ScheduleConfig(_Strict):
         return self
 
 
-class RuleConfig(_Strict):
+class RuleConfig(StrictModel):
     """Which actions are flagged, where, when, and for how long before an alert starts."""
 
     name: Name
@@ -336,7 +330,7 @@ class RuleConfig(_Strict):
         return self
 
 
-class RenderConfig(_Strict):
+class RenderConfig(StrictModel):
     """How the overlay looks, and when it names a person's action."""
 
     #: Box colour of flagged people (#RRGGBB).
@@ -359,7 +353,7 @@ class RenderConfig(_Strict):
     min_label_confidence: Fraction = 0.6
 
 
-class OutputConfig(_Strict):
+class OutputConfig(StrictModel):
     """Where results go. Command-line options override these."""
 
     #: Annotated H.264 .mp4 export.
@@ -378,7 +372,7 @@ class OutputConfig(_Strict):
     ] = "ultrafast"
 
 
-class HarStreamConfig(_Strict):
+class HarStreamConfig(StrictModel):
     """Everything one camera needs: source, models, rules, overlay and outputs."""
 
     camera: Name = "default"

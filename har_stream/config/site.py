@@ -18,24 +18,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from har_stream.cluster.config import ClusterConfig
+from har_stream.config.base import PositiveSeconds, Seconds, StrictModel
 from har_stream.config.env import EnvValues, resolve_env
 from har_stream.config.loading import ConfigError, ConfigIssue, _issue_from, parse_yaml, validate_config
 from har_stream.config.schema import HarStreamConfig
 from har_stream.config.token_policy import token_weakness
 
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 ALERT_TYPES = ("alert_start", "alert_end")
 #: Bind addresses that mean "every interface".
 WILDCARD_BINDS = ("", "0.0.0.0", "::")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerConfig(_Strict):
+class ServerConfig(StrictModel):
     """The built-in web server (dashboard, JSON API, live views)."""
 
     #: Address to bind. Anything but a loopback address (127.0.0.1, ::1, localhost) requires ``token``.
@@ -76,7 +71,7 @@ class ServerConfig(_Strict):
         return f"http://{host}:{self.port}"
 
 
-class RetentionConfig(_Strict):
+class RetentionConfig(StrictModel):
     """How long snapshots and clips are kept. The files of an alert that is still open are never deleted."""
 
     #: Delete snapshots and clips older than this many days (by file time) ...
@@ -93,7 +88,7 @@ class RetentionConfig(_Strict):
         return self
 
 
-class MediaConfig(_Strict):
+class MediaConfig(StrictModel):
     """Snapshots, alert clips and the live view."""
 
     #: Snapshots and clips are written here, and only files under it are served.
@@ -111,14 +106,14 @@ class MediaConfig(_Strict):
     retention: RetentionConfig | None = None
 
 
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     """The event store (SQLite)."""
 
     #: Database file; default: events.db in the media folder.
     path: Path | None = None
 
 
-class WebhookConfig(_Strict):
+class WebhookConfig(StrictModel):
     """POST every alert as JSON to a URL, with retries and exponential backoff."""
 
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
@@ -137,7 +132,7 @@ class WebhookConfig(_Strict):
     queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
 
-class MqttConfig(_Strict):
+class MqttConfig(StrictModel):
     """Publish alerts and camera availability to an MQTT broker."""
 
     host: str
@@ -152,14 +147,14 @@ class MqttConfig(_Strict):
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
 
 
-class NotifyConfig(_Strict):
+class NotifyConfig(StrictModel):
     """Where alerts are delivered besides the dashboard."""
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
 
 
-class SiteSettings(_Strict):
+class SiteSettings(StrictModel):
     """The sections of a site config; ``cameras`` entries are validated as per-camera configs."""
 
     #: Per-camera settings merged under every camera (the camera's own values win).
