@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import write_clip
+from tests.conftest import REPO, write_clip
 
 #: Ray health checks every second, a node is declared dead after 3 missed ones (Ray's default: ~15-30 s).
 FAST_FAILURE_DETECTION = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
@@ -45,3 +48,18 @@ def camera(name: str, clip: Path) -> dict[str, Any]:
         "classifier": {"model": "none"},
         "rules": [{"name": "anyone", "actions": ["*"], "min_confidence": 0.0, "min_duration_s": 0.3}],
     }
+
+
+def start_serve(site: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
+    """``har-stream serve --config site --port port`` as a real subprocess in ``cwd`` (output piped), joining the
+    cluster the site names rather than one a ``RAY_ADDRESS`` of this environment points to."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "har_stream.cli", "serve", "--config", str(site), "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

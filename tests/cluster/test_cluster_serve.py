@@ -7,10 +7,8 @@ cameras ``starting``, counters 0, ``frame_age_s`` null), not a 500, all the way 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,8 +20,7 @@ import yaml
 from pydantic import TypeAdapter
 
 from har_stream.serve.app import Camera, ServerHealth
-from tests.cluster.conftest import camera
-from tests.conftest import REPO
+from tests.cluster.conftest import camera, start_serve
 from tests.serve.netutil import free_port
 
 pytest.importorskip("ray.cluster_utils")
@@ -61,16 +58,7 @@ def test_camera_list_is_served_before_remote_cameras_report(
             }
         )
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("RAY_ADDRESS", None)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "har_stream.cli", "serve", "--config", str(site), "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = start_serve(site, port, tmp_path)
     answers: list[list[Camera]] = []
     try:
         deadline = time.monotonic() + 300

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 
-from tests.cluster.conftest import camera
-from tests.conftest import REPO
+from tests.cluster.conftest import camera, start_serve
 from tests.serve.netutil import free_port
 
 RAY_PROCESSES = ("raylet", "gcs_server", "ray::")
@@ -26,16 +22,7 @@ def test_single_machine_serve_starts_no_ray(small_crowd_clip: Path, tmp_path: Pa
     port = free_port()
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump({"cameras": [camera("solo", small_crowd_clip)], "media": {"folder": "media"}}))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("RAY_ADDRESS", None)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "har_stream.cli", "serve", "--config", str(site), "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = start_serve(site, port, tmp_path)
     try:
         deadline, frames = time.monotonic() + 120, 0
         while time.monotonic() < deadline and frames == 0 and serve.poll() is None:
