@@ -544,8 +544,9 @@ def evaluate_video_command(
     except KeyboardInterrupt:
         raise _fail("interrupted while loading models; nothing was written", 130) from None
     out = out or Path("out") / "eval-video" / config.stem
+    folders = ", ".join(map(str, clips))
     details = {
-        "clips_folder": ", ".join(map(str, clips)),
+        "clips_folder": folders,
         "split": ", ".join(map(str, split)) if split else None,
         "part": part,
     }
@@ -558,7 +559,6 @@ def evaluate_video_command(
         raise _fail(str(exc)) from None
     clip_run = result.run
     evaluated = len(clip_run.clips) - len(clip_run.skipped)
-    folders = ", ".join(map(str, clips))
     typer.echo(f"{result.document['model']} on {evaluated} clips of {folders}" + (f" ({part})" if part else ""))
     typer.echo(summary_table(result.summary))
     for path in [*result.json_paths, *result.roc_pngs.values(), result.contact_sheet]:

@@ -73,7 +73,13 @@ class TemporalModel:
             return np.zeros((0, len(self.actions)), dtype=np.float32)
         x = np.ascontiguousarray(x, dtype=np.float32)
         nan = np.full(len(x), np.nan, dtype=np.float32)
-        columns = [nan if s is None else s[0].run([s[2]], {s[1]: x})[0][:, 1] for s in self._sessions]
+        columns = []
+        for entry in self._sessions:
+            if entry is None:  # running: from running.json, scored by the stage
+                columns.append(nan)
+                continue
+            session, name, out = entry
+            columns.append(session.run([out], {name: x})[0][:, 1])
         return np.stack(columns, axis=1).astype(np.float32)
 
 

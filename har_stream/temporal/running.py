@@ -8,8 +8,10 @@ Everything is in body heights and seconds, so it does not depend on the resoluti
 distance.
 
 Speed alone is not enough: box jitter on close-up or crowded people, a box cut by the frame edge or a person
-entering the frame all move a box fast without anyone running. The steadiness measurements (how straight the
-path is, how steady the box height is, how often the box touches the frame edge) let the model discount those.
+entering the frame all move a box fast without anyone running. The steadiness measurements (how steady the box
+height is, how often the box touches the frame edge) let the model discount those. ``RUNNING_FEATURES`` holds more
+measurements than the shipped model reads (path straightness, stride, knee lift, approach speed): the experiments
+that chose its inputs compare them (benchmarks/running_score.py).
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def body_heights(window: Window) -> np.ndarray:
     torso_ok = seen[:, _SHOULDERS[0]] & seen[:, _SHOULDERS[1]] & seen[:, _HIPS[0]] & seen[:, _HIPS[1]]
     if torso_ok.any():
         kp = window.keypoints
-        dx = (kp[:, 5, 0] + kp[:, 6, 0] - kp[:, 11, 0] - kp[:, 12, 0]) / 2
-        dy = (kp[:, 5, 1] + kp[:, 6, 1] - kp[:, 11, 1] - kp[:, 12, 1]) / 2
+        (ls, rs), (lh, rh) = _SHOULDERS, _HIPS
+        dx = (kp[:, ls, 0] + kp[:, rs, 0] - kp[:, lh, 0] - kp[:, rh, 0]) / 2
+        dy = (kp[:, ls, 1] + kp[:, rs, 1] - kp[:, lh, 1] - kp[:, rh, 1]) / 2
         torso = np.hypot(dx, dy) / TORSO_SHARE
         height = np.where(torso_ok, np.maximum(height, torso), height)
     return np.maximum(height, 1.0)

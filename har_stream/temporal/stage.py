@@ -97,8 +97,8 @@ class TemporalStage:
                 state = self._state.get(int(t))
                 if state is not None:
                     motion[i] = state
-                if self.model.running is not None:
-                    motion[i, self.actions.index("running")] = self._running.get(int(t), np.nan)
+            if self.model.running is not None:  # running from the kinematic model, its newest probability
+                motion[:, self.actions.index("running")] = [self._running.get(int(t), np.nan) for t in ids]
         det.data[MOTION_SCORES] = motion
         self._fuse(record, motion)
         return record

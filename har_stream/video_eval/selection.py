@@ -40,13 +40,13 @@ def select_split_part(clips: list[LabelledClip], split: Path | Sequence[Path], p
             assignment.update(load_clip_split(path))
     except (FileNotFoundError, ValueError) as exc:
         raise ClipSelectionError(str(exc)) from None
-    split = ", ".join(map(str, splits))
+    named = ", ".join(map(str, splits))
     listed = [clip for clip in clips if clip.file in assignment]
     if not listed:
-        raise ClipSelectionError(f"split {split} lists none of the {len(clips)} clips (is it for another folder?)")
+        raise ClipSelectionError(f"split {named} lists none of the {len(clips)} clips (is it for another folder?)")
     if len(listed) < len(clips):
-        log.warning("split %s does not list %d of the clips; they are left out", split, len(clips) - len(listed))
+        log.warning("split %s does not list %d of the clips; they are left out", named, len(clips) - len(listed))
     chosen = [clip for clip in listed if assignment[clip.file] == part]
     if not chosen:
-        raise ClipSelectionError(f"split {split} puts none of the clips in part {part!r}")
+        raise ClipSelectionError(f"split {named} puts none of the clips in part {part!r}")
     return chosen
