@@ -27,5 +27,19 @@ BACKGROUND_ACTIONS: tuple[str, ...] = ("walking", "standing", "other")
 #: Every label a model may output.
 ALL_ACTIONS: tuple[str, ...] = ACTIONS + BACKGROUND_ACTIONS
 
+#: A person who fell and stays down: judged from pose and motion over time (har_stream.temporal.falls), never by an
+#: image model.
+FALLEN = "fallen"
+
+#: Actions that come from how people move alone, not from any classifier.
+POSE_ACTIONS: tuple[str, ...] = (FALLEN,)
+
+#: Clip labels (labels.csv) that show an action under another name: a clip labelled ``falling`` shows someone fall
+#: and end up on the floor, which is what the ``fallen`` action flags.
+CLIP_LABELS_OF: dict[str, tuple[str, ...]] = {FALLEN: ("falling", FALLEN)}
+
+#: Every action a rule may name.
+RULE_ACTIONS: tuple[str, ...] = ALL_ACTIONS + POSE_ACTIONS
+
 #: Label given to a person the classifier has not (yet) judged, or when no model is loaded.
 UNKNOWN_ACTION = "unknown"

@@ -1,5 +1,5 @@
-"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → label → rules →
-render → sinks."""
+"""The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → falls → label →
+rules → render → sinks."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from har_stream.smoothing import ActionSmoother
 from har_stream.sources import CameraStatus, FrameSource, SourceError, open_source
 from har_stream.stage_thread import RecordReader, StageThread, inline_stage
 from har_stream.stats import RunStats, mean_p95
+from har_stream.temporal.fall_stage import FallStage
 from har_stream.temporal.model import TemporalModel, load_temporal_model
 from har_stream.temporal.stage import TemporalStage
 from har_stream.tracking.tracker import PersonTracker
@@ -178,6 +179,7 @@ class _Run:
         self.classifier = ActionClassifierStage(pipeline.action_model, config.classifier)
         self.smoother = ActionSmoother(config.smoothing, self.classifier.classes)
         self.temporal = TemporalStage(pipeline.temporal_model, config.temporal)
+        self.falls = FallStage(config.falls)
         self.labeler = PersonLabeler(config.render.min_label_confidence)
         self.rules = RuleEngine(
             config.rules, config.zones, camera=config.camera, min_label_confidence=config.render.min_label_confidence
@@ -212,6 +214,7 @@ class _Run:
         _timed("classify", self.classifier, record)
         _timed("smooth", self.smoother, record)
         _timed("temporal", self.temporal, record)
+        _timed("falls", self.falls, record)  # person down: a fast drop ending lying low, and for how long
         _timed("label", self.labeler, record)  # the one label each person is shown with
         _timed("rules", self.rules, record)
         start = time.perf_counter()
@@ -250,6 +253,7 @@ class _Run:
             self.classifier.scheduler.forget(ended)
             self.smoother.forget(ended)
             self.temporal.forget(ended)
+            self.falls.forget(ended)
 
     def report_health(self) -> None:
         """Write the source's connection changes to the event log."""

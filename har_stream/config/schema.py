@@ -14,7 +14,7 @@ import shapely
 from pydantic import Field, field_validator, model_validator
 from shapely.geometry import Polygon
 
-from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
+from har_stream.actions import ALL_ACTIONS, RULE_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.base import Fraction, PositiveSeconds, Seconds, StrictModel
 
 #: In a rule's ``actions`` list, matches every label, ``unknown`` included.
@@ -180,6 +180,17 @@ class TemporalConfig(StrictModel):
         return self.action_weights.get(action, self.weight)
 
 
+class FallsConfig(StrictModel):
+    """Person down: each tracked person's ``fallen`` evidence from their box and pose over time (a fast drop of the
+    head ending lying low; har_stream.temporal.falls). A rule with ``actions: [fallen]`` alerts on it; its
+    ``min_duration_s`` says how long the person must stay down first."""
+
+    #: Judge falls at all (a few microseconds per person and frame).
+    enabled: bool = True
+    #: A fallen person counts as up again after standing upright this long.
+    getting_up_s: PositiveSeconds = 1.0
+
+
 class ZoneCalibration(StrictModel):
     """The real size of a four-corner zone on the ground: its first edge (corner 0 to 1) is ``width_m`` long,
     its second edge (corner 1 to 2) ``length_m``. Speeds inside it are then measured in metres per second."""
@@ -283,7 +294,8 @@ class RuleConfig(StrictModel):
     """Which actions are flagged, where, when, and for how long before an alert starts."""
 
     name: Name
-    #: Action names (see ``har_stream.actions.ALL_ACTIONS``), "unknown", or "*" for any.
+    #: Action names (see ``har_stream.actions.RULE_ACTIONS``: the classifier's actions and ``fallen``), "unknown",
+    #: or "*" for any.
     actions: list[str] = Field(min_length=1)
     #: Lowest evidence for the rule's action (its column of the per-person scores) that counts as showing it.
     min_confidence: Fraction = 0.5
@@ -312,10 +324,12 @@ class RuleConfig(StrictModel):
     @field_validator("actions")
     @classmethod
     def _known_actions(cls, actions: list[str]) -> list[str]:
-        allowed = (*ALL_ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
+        allowed = (*RULE_ACTIONS, UNKNOWN_ACTION, ANY_ACTION)
         for i, action in enumerate(actions):
             if action not in allowed:
-                raise ValueError(f"item {i}: {_unknown_action(action, allowed)}, {UNKNOWN_ACTION}, or '*' for any")
+                raise ValueError(
+                    f"item {i}: {_unknown_action(action, allowed, RULE_ACTIONS)}, {UNKNOWN_ACTION}, or '*' for any"
+                )
         if len(set(actions)) != len(actions):
             raise ValueError("actions are listed more than once")
         return actions
@@ -382,6 +396,7 @@ class HarStreamConfig(StrictModel):
     classifier: ClassifierConfig = ClassifierConfig()
     smoothing: SmoothingConfig = SmoothingConfig()
     temporal: TemporalConfig = TemporalConfig()
+    falls: FallsConfig = FallsConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     render: RenderConfig = RenderConfig()
@@ -411,9 +426,9 @@ def _require_unique(names: list[str], field: str, what: str) -> None:
         seen.add(name)
 
 
-def _unknown_action(action: str, allowed: tuple[str, ...]) -> str:
-    """The message for an action name not in ``allowed``: the closest known one, then every known action."""
-    return f"unknown action {action!r}{_closest(action, allowed)}; known actions: {', '.join(ALL_ACTIONS)}"
+def _unknown_action(action: str, allowed: tuple[str, ...], known: tuple[str, ...] = ALL_ACTIONS) -> str:
+    """The message for an action name not in ``allowed``: the closest known one, then every ``known`` action."""
+    return f"unknown action {action!r}{_closest(action, allowed)}; known actions: {', '.join(known)}"
 
 
 def _closest(word: str, options: object) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from har_stream.actions import BACKGROUND_ACTIONS, UNKNOWN_ACTION
+from har_stream.actions import BACKGROUND_ACTIONS, FALLEN, UNKNOWN_ACTION
 from har_stream.config.schema import RenderConfig, ZoneConfig
-from har_stream.frame import DISPLAY_CONFIDENCE, DISPLAY_LABEL, FLAGGED, FrameRecord
+from har_stream.frame import DISPLAY_CONFIDENCE, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, FrameRecord
 from har_stream.rules.zones import ZoneSet
 
 NORMAL, FLAGGED_INDEX = 0, 1
@@ -16,15 +16,18 @@ NORMAL, FLAGGED_INDEX = 0, 1
 def person_labels(detections: sv.Detections) -> list[str]:
     """Each person's box label, from ``data['display_label']`` (chosen once a frame by ``render.labels``):
     ``#id action evidence`` for an action the evidence supports, ``#id walking`` (standing, other) for an ordinary
-    person, ``#id`` alone for ``unknown`` (not classified yet, or nothing the evidence supports) and for records
-    never labelled."""
+    person, ``#id fallen 12 s`` for a person down (how long, from ``data['down_s']``), ``#id`` alone for
+    ``unknown`` (not classified yet, or nothing the evidence supports) and for records never labelled."""
     n = len(detections)
     shown = detections.data.get(DISPLAY_LABEL, np.full(n, UNKNOWN_ACTION, dtype=object))
     evidence = detections.data.get(DISPLAY_CONFIDENCE, np.zeros(n, dtype=np.float32))
+    down_s = detections.data.get(DOWN_SECONDS, np.full(n, np.nan, dtype=np.float32))
     labels = []
-    for track_id, label, score in zip(detections.tracker_id, shown, evidence, strict=True):
+    for track_id, label, score, down in zip(detections.tracker_id, shown, evidence, down_s, strict=True):
         text = f"#{int(track_id)}"
-        if label in BACKGROUND_ACTIONS:
+        if label == FALLEN and np.isfinite(down):
+            text += f" {label} {int(down)} s"
+        elif label in BACKGROUND_ACTIONS:
             text += f" {label}"
         elif label != UNKNOWN_ACTION:
             text += f" {label} {float(score):.2f}"

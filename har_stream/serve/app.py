@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from har_stream import __version__
-from har_stream.actions import ALL_ACTIONS, UNKNOWN_ACTION
+from har_stream.actions import RULE_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import SEVERITIES
 from har_stream.serve.auth import TokenAuth
 from har_stream.serve.health import CameraHandle, CameraHealth
@@ -250,7 +250,7 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     def filters() -> Filters:
         rules = sorted({r.name for c in site.cameras for r in c.rules} | set(runtime.store.distinct("rule")))
         cameras = list(runtime.cameras) + [c for c in runtime.store.distinct("camera") if c not in runtime.cameras]
-        actions = [*ALL_ACTIONS, UNKNOWN_ACTION]
+        actions = [*RULE_ACTIONS, UNKNOWN_ACTION]
         return Filters(cameras=cameras, actions=actions, rules=rules, severities=list(SEVERITIES))
 
     # -- server --------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from har_stream.actions import CLIP_LABELS_OF
+
 
 @dataclass
 class ClipResult:
@@ -28,6 +30,10 @@ class ClipResult:
     problems: list[str] = field(default_factory=list)
     error: str | None = None
     start_s: float | None = None
+
+    def shows(self, action: str) -> bool:
+        """Whether the clip's label says it shows ``action`` (``falling`` clips show ``fallen``)."""
+        return self.label in CLIP_LABELS_OF.get(action, (action,))
 
     def alerted(self, action: str) -> bool:
         """Whether an alert of ``action`` started in this clip."""

@@ -64,16 +64,17 @@ def _share(flags: list[bool]) -> float | None:
 def action_summary(clips: Sequence[ClipResult], action: str) -> dict[str, Any]:
     """Figures for one action over the clips that were evaluated (clips with an error are left out).
 
-    A clip is positive when its label is ``action``; every other label is a negative. The time to alert counts
+    A clip is positive when its label shows ``action`` (its own name; ``falling`` for ``fallen``); every other
+    label is a negative. The time to alert counts
     from the start of the action where the labels give it (``start_s``), else from the start of the clip.
     """
     usable = [c for c in clips if c.error is None]
-    positives = [c for c in usable if c.label == action]
-    negatives = [c for c in usable if c.label != action]
+    positives = [c for c in usable if c.shows(action)]
+    negatives = [c for c in usable if not c.shows(action)]
     nones = [c for c in usable if c.label == NONE_LABEL]
     times = [c.first_alert_s[action] - (c.start_s or 0.0) for c in positives if action in c.first_alert_s]
     scores = [c.scores.get(action, 0.0) for c in usable]
-    is_positive = [c.label == action for c in usable]
+    is_positive = [c.shows(action) for c in usable]
     caught = sum(c.alerted(action) for c in positives)
     none_alerted = sum(c.alerted(action) for c in nones)
     return {

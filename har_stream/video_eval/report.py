@@ -34,7 +34,7 @@ def plot_roc(clips: Sequence[ClipResult], action: str, path: Path, title: str = 
     """The ROC curve of ``action``'s clip scores (positives: clips labelled ``action``), with the chance line."""
     usable = [c for c in clips if c.error is None]
     scores = np.array([c.scores.get(action, 0.0) for c in usable])
-    positive = np.array([c.label == action for c in usable], dtype=bool)
+    positive = np.array([c.shows(action) for c in usable], dtype=bool)
     area = auroc(scores, positive)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
@@ -63,8 +63,8 @@ def worst_clips(
 ) -> tuple[list[ClipResult], list[ClipResult]]:
     """The ``n`` lowest-scoring positive clips (misses) and the ``n`` highest-scoring negative clips (false alarms)."""
     usable = [c for c in clips if c.error is None]
-    misses = sorted((c for c in usable if c.label == action), key=lambda c: c.scores.get(action, 0.0))
-    alarms = sorted((c for c in usable if c.label != action), key=lambda c: -c.scores.get(action, 0.0))
+    misses = sorted((c for c in usable if c.shows(action)), key=lambda c: c.scores.get(action, 0.0))
+    alarms = sorted((c for c in usable if not c.shows(action)), key=lambda c: -c.scores.get(action, 0.0))
     return misses[:n], alarms[:n]
 
 

@@ -1,0 +1,215 @@
+"""Person down: a fall seen in each tracked person's box and pose, and how long they have stayed down.
+
+A fall is mostly geometry over time, so this is a small state machine over physical measurements, not a
+learned model (there are few fall clips to learn from, and thresholds in body heights and seconds carry
+over to other cameras):
+
+1. **Upright**: the box is narrower than ``upright_aspect`` body heights, the torso (shoulders' midpoint to hips'
+   midpoint) leans less than ``upright_angle`` degrees from vertical where it is seen, and the body is at least
+   ``crouch_height`` of the tallest upright height of the last seconds (else the person crouches or sits).
+2. **Lying**: the box's vertical extent is at most ``down_height`` of that upright height and its width at least
+   ``lying_width`` of it (bending over, seen from the side, stays narrow), and the box is wider than tall or the
+   torso leans past ``lying_angle`` degrees.
+3. **A fall**: lying for ``settle_s``, having been upright at most ``fall_within_s`` before going down, with the
+   top of the box (the head) ending at least ``min_drop`` upright heights lower than it was then. Lying down
+   slowly, or from sitting, does not count; nor does lying from the start of a track (someone already in bed).
+4. **Fallen**: from the fall on, until the person is upright again for ``getting_up_s``; the evidence is the
+   share of the last ``recent_s`` seconds they spent down.
+
+All lengths are in the person's own upright height (the box height, or the height implied by the torso where
+that is taller: a box cut by the frame edge), so nothing depends on the resolution or the distance.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from har_stream.temporal.history import MIN_KEYPOINT_CONF
+from har_stream.temporal.running import EDGE_PX, TORSO_SHARE
+
+_SHOULDERS, _HIPS = (5, 6), (11, 12)
+
+
+@dataclass(frozen=True)
+class FallSettings:
+    """The thresholds of :class:`FallWatch` (lengths in upright body heights, times in seconds)."""
+
+    upright_aspect: float = 0.75
+    upright_angle: float = 35.0
+    lying_width: float = 0.5
+    lying_angle: float = 60.0
+    down_height: float = 0.6
+    crouch_height: float = 0.75
+    fall_within_s: float = 2.5
+    min_drop: float = 0.45
+    getting_up_s: float = 1.0
+    settle_s: float = 0.3
+    recent_s: float = 0.5
+    memory_s: float = 4.0
+    handover_s: float = 2.0
+
+
+@dataclass
+class _Posture:
+    """One frame of one track: time, box, body height (box or torso), torso angle from vertical (NaN: unseen)."""
+
+    t: float
+    box: np.ndarray
+    body: float
+    angle: float
+    upright: bool = False  # judged on arrival, against the track's upright height then
+    down: bool = False
+
+    @property
+    def top(self) -> float:
+        return float(self.box[1])
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def extent(self) -> float:
+        """The box's vertical extent (a lying person's is small; their body height is not)."""
+        return float(self.box[3] - self.box[1])
+
+
+@dataclass
+class _Track:
+    frames: deque[_Posture] = field(default_factory=deque)
+    upright_height: float = float("nan")  # the body height when last upright
+    down_since: float | None = None  # when the fall ended on the floor; None: not fallen
+
+    @property
+    def last(self) -> _Posture:
+        return self.frames[-1]
+
+
+def postures(boxes: np.ndarray, keypoints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: the body height (box height, or torso / ``TORSO_SHARE`` when taller) and the torso's angle
+    from vertical in degrees, over 90 when the head is below the hips (NaN where a shoulder or hip is unseen)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    height = boxes[:, 3] - boxes[:, 1]
+    angle = np.full(len(boxes), np.nan)
+    if keypoints is not None and len(keypoints):
+        kp = np.asarray(keypoints, dtype=np.float64)
+        joints = list(_SHOULDERS + _HIPS)
+        seen = (kp[:, joints, 2] >= MIN_KEYPOINT_CONF).all(axis=1)
+        shoulders = kp[:, _SHOULDERS, :2].mean(axis=1)
+        hips = kp[:, _HIPS, :2].mean(axis=1)
+        dx, dy = shoulders[:, 0] - hips[:, 0], hips[:, 1] - shoulders[:, 1]
+        torso = np.hypot(dx, dy)
+        angle = np.where(seen & (torso > 0), np.degrees(np.arctan2(np.abs(dx), dy)), np.nan)
+        height = np.where(seen, np.maximum(height, torso / TORSO_SHARE), height)
+    return np.maximum(height, 1.0), angle
+
+
+class FallWatch:
+    """Per track: whether the person fell and is still down, and since when (see the module docstring).
+
+    A fall often breaks the tracker's identity (the box changes shape at once, and the person may go unseen for
+    a moment): a new track that starts within ``handover_s`` of another one's last frame, overlapping its last
+    box, takes over that track's posture history.
+    """
+
+    def __init__(self, settings: FallSettings | None = None) -> None:
+        self.settings = settings or FallSettings()
+        self._tracks: dict[int, _Track] = {}
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def forget(self, track_ids: list[int]) -> None:
+        """Drop ended tracks (kept for ``handover_s`` as a history a new track may take over)."""
+
+    def update(
+        self, t: float, track_ids: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Add one frame's people; return each one's fallen evidence in [0, 1] and seconds down (NaN: not down)."""
+        heights, angles = postures(boxes, keypoints)
+        scores = np.zeros(len(track_ids), dtype=np.float32)
+        seconds = np.full(len(track_ids), np.nan, dtype=np.float32)
+        current = {int(tid) for tid in track_ids}
+        for i, track_id in enumerate(track_ids):
+            tid = int(track_id)
+            box = np.asarray(boxes[i], dtype=np.float64)
+            track = self._tracks.get(tid)
+            if track is None:
+                track = self._tracks[tid] = self._take_over(t, box, current) or _Track()
+            scores[i], seconds[i] = self._step(track, _Posture(float(t), box, float(heights[i]), float(angles[i])))
+        for tid in [k for k, tr in self._tracks.items() if t - tr.last.t > self.settings.handover_s]:
+            del self._tracks[tid]
+        return scores, seconds
+
+    def _take_over(self, t: float, box: np.ndarray, current: set[int]) -> _Track | None:
+        """The history of the most recently seen absent track whose last box overlaps ``box``, removed."""
+        best, best_t = None, -np.inf
+        for tid, track in self._tracks.items():
+            last = track.last
+            if tid in current or last.t >= t or last.t <= best_t:
+                continue
+            if min(box[2], last.box[2]) > max(box[0], last.box[0]) and box[3] >= last.box[1]:
+                best, best_t = tid, last.t
+        return self._tracks.pop(best) if best is not None else None
+
+    def _step(self, track: _Track, now: _Posture) -> tuple[float, float]:
+        s = self.settings
+        frames = track.frames
+        frames.append(now)
+        while now.t - frames[0].t > s.memory_s:
+            frames.popleft()
+        if self._upright_shape(now):
+            # the tallest upright height of the last memory_s (a fall towards the camera shrinks the box while the
+            # body still looks upright); a much shorter upright shape is someone crouching or sitting
+            track.upright_height = max(p.body for p in frames if p.upright or p is now)
+            now.upright = now.body >= s.crouch_height * track.upright_height
+        now.down = self._lying(now, track.upright_height)
+        if track.down_since is None and self._fell(track, now):
+            track.down_since = now.t
+        elif track.down_since is not None and self._got_up(track):
+            track.down_since = None
+        if track.down_since is None:
+            return 0.0, float("nan")
+        recent = self._last(track, s.recent_s)
+        return float(np.mean([p.down or not p.upright for p in recent])), now.t - track.down_since
+
+    def _last(self, track: _Track, span_s: float) -> list[_Posture]:
+        """The track's frames of the last ``span_s`` seconds, oldest first."""
+        t = track.last.t
+        return [p for p in track.frames if t - p.t <= span_s]
+
+    def _got_up(self, track: _Track) -> bool:
+        """Upright on every frame of the last ``getting_up_s``."""
+        return all(p.upright and not p.down for p in self._last(track, self.settings.getting_up_s))
+
+    def _upright_shape(self, p: _Posture) -> bool:
+        """Narrower than ``upright_aspect`` body heights, the torso (where seen) near vertical."""
+        s = self.settings
+        return p.width < s.upright_aspect * p.body and not (p.angle >= s.upright_angle)
+
+    def _lying(self, p: _Posture, upright_height: float) -> bool:
+        s = self.settings
+        if not np.isfinite(upright_height):
+            return False  # never seen upright: already lying when the track began
+        if p.extent > s.down_height * upright_height or p.width < s.lying_width * upright_height:
+            return False  # still tall, or narrow (bending over, seen from the side)
+        return p.width >= p.extent or p.angle >= s.lying_angle
+
+    def _fell(self, track: _Track, now: _Posture) -> bool:
+        """Down for the last ``settle_s``, having been upright within ``fall_within_s`` before going down, the
+        head ending ``min_drop`` upright heights lower than it was then."""
+        s = self.settings
+        settled = self._last(track, s.settle_s)
+        if not now.down or now.t - track.frames[0].t < s.settle_s or not all(p.down for p in settled):
+            return False
+        first_down = settled[0]
+        top = float(np.median([p.top for p in settled]))
+        for before in track.frames:
+            if not before.upright or before.top <= EDGE_PX:
+                continue  # a head cut by the frame's top edge: its drop is not measurable
+            if 0 < first_down.t - before.t <= s.fall_within_s and top - before.top >= s.min_drop * before.body:
+                return True
+        return False

@@ -1,0 +1,154 @@
+"""Person down: the fall watch on tracks whose motion is known, and the care-home rule on real fall footage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from har_stream.config import load_config
+from har_stream.config.schema import FallsConfig
+from har_stream.frame import ACTION_SCORES, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, FrameRecord
+from har_stream.pipeline import Pipeline
+from har_stream.render.overlay import person_labels
+from har_stream.rules.events import ALERT_START
+from har_stream.temporal.fall_stage import FallStage
+from har_stream.temporal.falls import FallWatch
+from tests.conftest import REPO, SHARED, require
+
+FPS = 30.0
+STANDING = np.array([300.0, 100.0, 360.0, 300.0])  # 200 px tall, 60 px wide
+LYING = np.array([220.0, 250.0, 420.0, 300.0])  # on the floor: 200 px wide, 50 px tall
+SITTING = np.array([300.0, 160.0, 370.0, 300.0])  # 140 px tall
+
+
+def replay(
+    *segments: tuple[np.ndarray, np.ndarray, float], watch: FallWatch | None = None, track_id: int = 1, t: float = 0.0
+) -> tuple[FallWatch, list[tuple[float, float, float]]]:
+    """From time ``t``, move one person's box linearly from each segment's first box to its second over its
+    seconds; return the watch and per frame (t, evidence, seconds down)."""
+    watch = watch or FallWatch()
+    out = []
+    for start, end, seconds in segments:
+        steps = max(round(seconds * FPS), 1)
+        for k in range(steps):
+            box = start + (end - start) * (k + 1) / steps
+            evidence, down = watch.update(t, np.array([track_id]), box[None], None)
+            out.append((t, float(evidence[0]), float(down[0])))
+            t += 1 / FPS
+    return watch, out
+
+
+def first_down(frames: list[tuple[float, float, float]]) -> float | None:
+    return next((t for t, evidence, _ in frames if evidence > 0), None)
+
+
+def test_a_fast_fall_to_the_floor_is_fallen_and_counts_the_seconds_down() -> None:
+    _, frames = replay((STANDING, STANDING, 2.0), (STANDING, LYING, 0.6), (LYING, LYING, 5.0))
+    down_at = first_down(frames)
+    assert down_at is not None and 2.6 <= down_at <= 3.2  # on the floor at 2.6 s, judged once settled
+    t, evidence, seconds = frames[-1]
+    assert evidence == 1.0
+    assert seconds == pytest.approx(t - down_at, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name, segments",
+    [
+        ("lying down slowly", [(STANDING, STANDING, 2.0), (STANDING, LYING, 6.0), (LYING, LYING, 5.0)]),
+        ("sitting down", [(STANDING, STANDING, 2.0), (STANDING, SITTING, 0.5), (SITTING, SITTING, 5.0)]),
+        ("already lying when first seen", [(LYING, LYING, 6.0)]),
+        ("bending over (narrow)", [(STANDING, STANDING, 2.0), (STANDING, np.array([300.0, 200, 370, 300]), 0.5),
+                                    (np.array([300.0, 200, 370, 300]), np.array([300.0, 200, 370, 300]), 3.0)]),
+    ],
+)  # fmt: skip
+def test_everyday_movements_are_not_falls(name: str, segments: list) -> None:
+    _, frames = replay(*segments)
+    assert first_down(frames) is None, name
+
+
+def test_getting_up_ends_it() -> None:
+    _, frames = replay(
+        (STANDING, STANDING, 2.0), (STANDING, LYING, 0.5), (LYING, LYING, 3.0), (LYING, STANDING, 1.0),
+        (STANDING, STANDING, 2.0),
+    )  # fmt: skip
+    assert first_down(frames) is not None
+    assert frames[-1][1] == 0.0 and np.isnan(frames[-1][2])
+
+
+def test_a_fall_that_breaks_the_track_in_two_is_still_a_fall() -> None:
+    """The tracker often loses a falling person and starts a new track on the floor."""
+    stumbling = STANDING + np.array([0.0, 60.0, 0.0, 0.0])  # the head already going down when the track is lost
+    watch, _ = replay((STANDING, STANDING, 2.0), (STANDING, stumbling, 0.3), track_id=1)
+    _, frames = replay((LYING, LYING, 3.0), watch=watch, track_id=2, t=2.3 + 0.8)  # unseen for 0.8 s
+    assert first_down(frames) is not None
+
+
+def test_the_stage_adds_the_fallen_column_and_seconds_down() -> None:
+    import supervision as sv
+
+    stage = FallStage(FallsConfig())
+    record = None
+    boxes = [STANDING] * 60 + [STANDING + (LYING - STANDING) * k / 15 for k in range(1, 16)] + [LYING] * 60
+    for i, box in enumerate(boxes):
+        det = sv.Detections(xyxy=box[None].astype(np.float32), tracker_id=np.array([7]))
+        record = FrameRecord(index=i, timestamp=i / FPS, wall_time=i / FPS, captured_at=0.0,
+                             image=np.zeros((480, 640, 3), np.uint8), detections=det)  # fmt: skip
+        stage(record)
+    assert record is not None and "fallen" in record.action_classes
+    assert record.detections.data[ACTION_SCORES][0, record.action_classes.index("fallen")] == 1.0
+    assert record.detections.data[DOWN_SECONDS][0] > 1.0
+
+
+def test_disabled_adds_nothing() -> None:
+    import supervision as sv
+
+    det = sv.Detections(xyxy=STANDING[None].astype(np.float32), tracker_id=np.array([1]))
+    record = FrameRecord(index=0, timestamp=0.0, wall_time=0.0, captured_at=0.0,
+                         image=np.zeros((480, 640, 3), np.uint8), detections=det)  # fmt: skip
+    FallStage(FallsConfig(enabled=False))(record)
+    assert DOWN_SECONDS not in record.detections.data and "fallen" not in record.action_classes
+
+
+FALLS = SHARED / "videos" / "falls"
+FALL = FALLS / "gmdcsa24_fall_s4-03.mp4"  # walking, then falling forward onto the floor
+EVERYDAY = (
+    FALLS / "assistiot_adl_adl-11_sitting_laying_down_slowly.mp4",  # lying down on purpose
+    FALLS / "assistiot_adl_adl-13_bending_at_knees.mp4",
+)
+
+
+@pytest.fixture(scope="module")
+def care_home() -> Pipeline:
+    return Pipeline(load_config(REPO / "configs" / "care_home.yaml"))
+
+
+def run(pipeline: Pipeline, clip: Path) -> tuple[list[str], list[FrameRecord]]:
+    started: list[str] = []
+    flagged: list[FrameRecord] = []
+
+    def on_frame(record: FrameRecord) -> None:
+        started.extend(e.rule for e in record.alerts if e.type == ALERT_START)
+        if len(record.detections) and record.detections.data[FLAGGED].any():
+            flagged.append(record)
+
+    pipeline.run(source=str(require(clip)), on_frame=on_frame)
+    return started, flagged
+
+
+@pytest.mark.slow
+def test_a_real_fall_is_flagged_red_as_fallen_with_its_seconds(care_home: Pipeline) -> None:
+    started, flagged = run(care_home, FALL)
+    assert "resident_fell" in started, started
+    det = flagged[-1].detections
+    assert set(det.data[DISPLAY_LABEL][det.data[FLAGGED]]) == {"fallen"}
+    label = next(text for text, red in zip(person_labels(det), det.data[FLAGGED], strict=True) if red)
+    assert label.endswith(" s") and "fallen" in label, label
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", EVERYDAY, ids=lambda p: p.stem)
+def test_lying_down_on_purpose_and_bending_raise_nothing(care_home: Pipeline, clip: Path) -> None:
+    started, _ = run(care_home, clip)
+    assert not started, started
