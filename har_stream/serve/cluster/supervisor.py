@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from har_stream.cluster.config import ClusterConfig
-from har_stream.cluster.ledger import AlertLedger
+from har_stream.config.cluster import ClusterConfig
 from har_stream.config.schema import HarStreamConfig
 from har_stream.config.site import MediaConfig, SiteConfig
+from har_stream.serve.cluster.ledger import AlertLedger
 from har_stream.serve.health import CameraHealth
 from har_stream.serve.hub import AlertHub
 from har_stream.serve.live import LatestFrame
@@ -37,7 +37,7 @@ PLACEMENT_HINT_S = 30.0
 
 def remote_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, RemoteCamera]:
     """Join the site's cluster and make a (not yet started) remote camera for every camera."""
-    from har_stream.cluster.engine import connect
+    from har_stream.serve.cluster.engine import connect
 
     assert site.cluster is not None
     connect(site.cluster)
@@ -94,7 +94,7 @@ class RemoteCamera:
             options["resources"] = dict(resources.resources)
         if resources.memory_mb is not None:
             options["memory"] = resources.memory_mb * 1024 * 1024
-        from har_stream.cluster.actor import CameraActor
+        from har_stream.serve.cluster.actor import CameraActor
 
         actor_class = ray.remote(CameraActor)
         self._actor = actor_class.options(**options).remote(self.config, self.media, os.getcwd())

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from har_stream.cluster.config import ClusterConfig
+from har_stream.config.cluster import ClusterConfig
 
 log = logging.getLogger(__name__)
 

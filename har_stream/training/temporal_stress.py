@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_stream.temporal.dataset import replay, walking_tracks
 from har_stream.temporal.model import TemporalModel
 from har_stream.temporal.running import RunningModel
-from har_stream.temporal.training import track_scores
 from har_stream.temporal.windows import TrackWindows
 from har_stream.training.harvest import ClipTracks
+from har_stream.training.temporal_dataset import replay, walking_tracks
+from har_stream.training.temporal_training import track_scores
 
 
 def walker_scores(

@@ -15,8 +15,8 @@ import numpy as np
 from tqdm import tqdm
 
 from har_stream.clips import LabelledClip
-from har_stream.temporal.dataset import Windows, clip_windows
 from har_stream.temporal.features import ALL_FEATURE_NAMES, WINDOWS_S
+from har_stream.training.temporal_dataset import Windows, clip_windows
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class TreeSettings:
 
 ACTION_TREES: dict[str, TreeSettings] = {"fighting": TreeSettings(max_iter=100), "running": TreeSettings()}
 """The trees each motion action is trained with (an action not named here gets ``TreeSettings()``). Fighting's
-100 rounds: the best fused clip AUROC of ``benchmarks/fusion_cv.py`` over the train/val groups (0.902 at weight
-0.5, against 0.894 at 0.25 with 200 rounds; ``benchmarks/video/fusion_cv_7bit.json``)."""
+100 rounds: the best fused clip AUROC cross-validated over the train/val groups (0.902 at weight 0.5, against 0.894
+at 0.25 with 200 rounds; docs/research/actions.md names the experiment)."""
 
 
 def deconfounded(w: np.ndarray, y: np.ndarray, near: np.ndarray) -> np.ndarray:

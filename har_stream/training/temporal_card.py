@@ -23,9 +23,9 @@ def write_temporal_card(folder: Path) -> Path:
         f"- {data.get('clips', '')}; windows: {data.get('windows', {})}.",
         "- Groups (the recording a clip was cut from) never straddle train/val/test; the test groups are used "
         "only by `har-stream evaluate-video --split models/cctv_split.csv --part test`.",
-        "- Per-track targets from per-clip labels (see `har_stream/temporal/dataset.py`): in a fight clip, people "
-        "touching another person's box on at least half their frames are fighting, bystanders are left out; every "
-        "person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
+        "- Per-track targets from per-clip labels (see `har_stream/training/temporal_dataset.py`): in a fight clip, "
+        "people touching another person's box on at least half their frames are fighting, bystanders are left out; "
+        "every person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
         "stands close to someone as of the positives (closeness alone must not decide). Running positives are "
         "synthetic: walkers of train clips replayed 2x and 3x faster; negatives: everyone at real speed and "
         "walkers whose translation is stretched 4x (what an overhead view does to box-height speeds). Where the "
@@ -57,7 +57,7 @@ def write_temporal_card(folder: Path) -> Path:
     if cv:
         lines += [
             "",
-            "## Cross-validation over the train and val groups (benchmarks/fusion_cv.py)",
+            "## Cross-validation over the train and val groups (docs/research/actions.md)",
             f"- {cv['what']}: fighting clip AUROC motion alone {cv['motion_alone']}, image classifier alone "
             f"{cv['image_alone']}, fused with weight {cv['weight']} {cv['fused']} ({cv['clips']} clips).",
         ]
@@ -70,11 +70,10 @@ def write_temporal_card(folder: Path) -> Path:
         ]
     tried = meta.get("levers_tried")
     if tried:
-        scripts = (
-            "benchmarks/fight_levers.py, benchmarks/sequence_lever.py, benchmarks/fusion_cv.py --cctv-weight, "
-            "benchmarks/flow_lever.py, benchmarks/tree_lever.py, benchmarks/mil_lever.py"
-        )
-        lines += ["", f"## Levers tried, one adopted (cross-validation, {scripts})"]
+        lines += [
+            "",
+            "## Levers tried, one adopted (cross-validation over the train and val groups; docs/research/actions.md)",
+        ]
         lines += [f"- {line}" for line in tried]
     cost = meta.get("cost")
     if cost:
@@ -108,5 +107,5 @@ def _running_section(folder: Path) -> list[str]:
     ]
     figures = running.get("leave_one_group_out")
     if figures:
-        lines.append(f"- Leave-one-group-out over those clips (benchmarks/running_score.py): {figures}.")
+        lines.append(f"- Leave-one-group-out over those clips (docs/research/actions.md): {figures}.")
     return lines

@@ -12,14 +12,14 @@ import socket
 import uuid
 from typing import Any
 
-from har_stream.cluster.relay import EventRelay
 from har_stream.config.schema import HarStreamConfig
 from har_stream.config.site import MediaConfig
 from har_stream.serve.camera import CameraWorker
+from har_stream.serve.cluster.relay import EventRelay
 
 
 class CameraActor:
-    """Plain class; :mod:`har_stream.cluster.supervisor` turns it into a Ray actor with the site's options."""
+    """Plain class; :mod:`har_stream.serve.cluster.supervisor` turns it into a Ray actor with the site's options."""
 
     def __init__(self, config: HarStreamConfig, media: MediaConfig, cwd: str | None = None) -> None:
         if cwd and os.path.isdir(cwd):
