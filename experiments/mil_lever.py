@@ -1,16 +1,16 @@
 """Multiple-instance refinement of the fighting targets, measured by the cross-validation of
-``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
 are never read).
 
 The temporal model's fighting positives are every window of every person who touches someone in a fight clip
-(``har_stream/temporal/dataset.py``). A fight clip says only that somebody fights at some point, so many of those
-windows are people standing close between blows. The refinement (as in mi-SVM): a first model scores the
+(``har_stream/training/temporal_dataset.py``). A fight clip says only that somebody fights at some point, so many
+of those windows are people standing close between blows. The refinement (as in mi-SVM): a first model scores the
 training windows out of fold (inner folds of recording groups, so no window is scored by a model that saw it);
 in each fight clip only the ``keep`` share of positive windows with the highest first-stage scores stays
 positive, the others are left out (neither positive nor negative); a second model is trained on that.
 
-    .venv/bin/python benchmarks/fusion_cv.py --work out/fusion_cv352_flow   # first: the folds' image traces
-    .venv/bin/python benchmarks/mil_lever.py --work out/fusion_cv352_flow [--json benchmarks/video/mil_lever.json]
+    .venv/bin/python -m experiments.fusion_cv --work out/fusion_cv352_flow   # first: the folds' image traces
+    .venv/bin/python -m experiments.mil_lever --work out/fusion_cv352_flow [--json experiments/results/mil_lever.json]
 
 Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
 """
@@ -19,20 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fight_levers import held_clip_scores  # noqa: E402
-from fusion_cv import cv_setup, image_or_motion, lever_figures  # noqa: E402
-
-from har_stream.temporal.dataset import Windows  # noqa: E402
-from har_stream.temporal.training import TreeSettings, build_windows, fit_action  # noqa: E402
+from experiments.fight_levers import held_clip_scores
+from experiments.fusion_cv import cv_setup, image_or_motion, lever_figures
+from har_stream.training.temporal_dataset import Windows
+from har_stream.training.temporal_training import TreeSettings, build_windows, fit_action
 
 KEEPS = (1.0, 0.7, 0.5, 0.3)
 FUSION_WEIGHTS = (0.25, 0.5)

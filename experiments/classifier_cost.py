@@ -1,6 +1,6 @@
 """Per-crop cost of classifier models side by side (int8 ONNX, one thread, as the pipeline runs them).
 
-    .venv/bin/python benchmarks/classifier_cost.py [MODEL ...] [--json benchmarks/video/classifier_cost.json]
+    .venv/bin/python -m experiments.classifier_cost [MODEL ...] [--json experiments/results/classifier_cost.json]
 
 Interleaves the models over several rounds so machine noise hits them alike; reports the median ms per crop at
 batch 1 and batch 8 and each model's ratio to the first.
@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.action_model.loading import load_action_model  # noqa: E402
+from experiments.paths import REPO
+from har_stream.action_model.loading import load_action_model
 
 
 def main() -> None:

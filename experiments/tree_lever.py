@@ -1,33 +1,26 @@
 """The size of the temporal model's fighting trees as a lever, measured by the cross-validation of
-``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
 are never read).
 
 Each fold's fighting trees are trained on the same replayed windows with each setting (rounds, leaves, the
-smallest leaf, learning rate; and once without the deconfounding weights of ``training.deconfounded``), and the
+smallest leaf, learning rate; and once without the deconfounding weights of ``temporal_training.deconfounded``), and the
 clip AUROC of the motion score alone is reported (a clip's score is the highest smoothed score of its people,
 as ``evaluate-video`` computes it). A setting is adopted only after ``fusion_cv.py`` has run the real pipeline
 with it (fused clip AUROC and the rule it picks), not on these figures alone.
 
-    .venv/bin/python benchmarks/tree_lever.py [--json benchmarks/video/tree_lever.json]
+    .venv/bin/python -m experiments.tree_lever [--json experiments/results/tree_lever.json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import clip_scorer, cv_setup  # noqa: E402
-
-from har_stream.temporal import training  # noqa: E402
-from har_stream.temporal.training import TreeSettings, build_windows  # noqa: E402
+from experiments.fight_levers import tree_cv
+from experiments.fusion_cv import clip_scorer, cv_setup
+from har_stream.training import temporal_training
+from har_stream.training.temporal_training import TreeSettings, build_windows
 
 PARTS = ("train", "val")
 SETTINGS: dict[str, TreeSettings] = {
@@ -57,11 +50,11 @@ def main() -> None:
     for name, settings in SETTINGS.items():
         result["motion_alone"][name] = clip_auroc(tree_cv(windows, windows.x, fold, args.folds, settings))
         print(name, result["motion_alone"][name], flush=True)
-    training.DECONFOUND = False
+    temporal_training.DECONFOUND = False
     name = "200 rounds, without the deconfounding weights"
     result["motion_alone"][name] = clip_auroc(tree_cv(windows, windows.x, fold, args.folds, TreeSettings()))
     print(name, result["motion_alone"][name], flush=True)
-    training.DECONFOUND = True
+    temporal_training.DECONFOUND = True
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

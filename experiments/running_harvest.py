@@ -1,7 +1,7 @@
 """Harvest the tracks (boxes, keypoints, speed) of the train and val clips of every real clip folder, for
-designing and choosing the running score (benchmarks/running_score.py). Test clips are never harvested here.
+designing and choosing the running score (experiments/running_score.py). Test clips are never harvested here.
 
-    .venv/bin/python benchmarks/running_harvest.py [--out out/running_harvest]
+    .venv/bin/python -m experiments.running_harvest [--out out/running_harvest]
 
 One ``.npz`` per clip (``har_stream.training.harvest.ClipTracks``), plus ``clips.csv`` naming each clip's
 folder, label, group, part and whether it shows running (the jogging clips of falls/ count as running).
@@ -11,29 +11,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
-from har_stream.config.loading import load_config  # noqa: E402
-from har_stream.detection.detector import PersonDetector  # noqa: E402
-from har_stream.training.harvest import track_clip  # noqa: E402
-
-VIDEOS = REPO.parent / "shared" / "videos"
-#: Each clip folder and its split (the split of cctv/ is the one every earlier release used).
-FOLDERS = {
-    "cctv": REPO / "models" / "cctv_split.csv",
-    "kth": REPO / "models" / "splits" / "kth.csv",
-    "umn_crowd": REPO / "models" / "splits" / "umn_crowd.csv",
-    "falls": REPO / "models" / "splits" / "falls.csv",
-    "interactions": REPO / "models" / "splits" / "interactions.csv",
-    "cctv_more": REPO / "models" / "splits" / "cctv_more.csv",
-}
+from experiments.paths import CLIP_FOLDERS, REPO, VIDEOS
+from har_stream.clips import load_clip_split, read_clip_labels
+from har_stream.config.loading import load_config
+from har_stream.detection.detector import PersonDetector
+from har_stream.training.harvest import track_clip
 
 
 def is_running(folder: str, file: str, label: str, dataset_label: str) -> bool:
@@ -52,7 +38,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     todo = []
-    for folder, split_file in FOLDERS.items():
+    for folder, split_file in CLIP_FOLDERS.items():
         split = load_clip_split(split_file)
         with (VIDEOS / folder / "labels.csv").open(newline="") as handle:
             dataset_labels = {r["file"]: r.get("dataset_label", "") for r in csv.DictReader(handle)}

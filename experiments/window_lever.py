@@ -1,5 +1,5 @@
 """The temporal model's window length as a lever for telling a fight clip from a no-fight clip, measured by the
-cross-validation of ``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val
+cross-validation of ``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val
 groups; the test groups are never read).
 
 The shipped model sees each person's last second. This script replays the harvested tracks with windows of
@@ -8,7 +8,8 @@ short one, for the same person at the same moment, as ``TrackWindows(windows_s)`
 each fold's fighting trees on them, and reports clip AUROC of each alone and fused with the out-of-fold image
 scores of a fusion_cv.py fold cache (motion alone when that cache has no traces yet).
 
-    .venv/bin/python benchmarks/window_lever.py --work out/fusion_cv352_flow [--json benchmarks/video/window_lever.json]
+    .venv/bin/python -m experiments.window_lever --work out/fusion_cv352_flow
+        [--json experiments/results/window_lever.json]
 
 Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
 """
@@ -16,19 +17,13 @@ Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup, image_or_motion, lever_figures  # noqa: E402
-
-from har_stream.temporal.training import build_windows  # noqa: E402
+from experiments.fight_levers import tree_cv
+from experiments.fusion_cv import cv_setup, image_or_motion, lever_figures
+from har_stream.training.temporal_training import build_windows
 
 #: Window lengths the trees see (several: a block of features per length, as ``TrackWindows(windows_s)``).
 VARIANTS: tuple[tuple[float, ...], ...] = ((0.5,), (0.75,), (1.0,), (1.5,), (2.0,), (1.0, 0.5), (2.0, 1.0))

@@ -8,14 +8,14 @@ agreement with the Keras model over all its classes. MinMaxMovingAverage takes e
 moving average of the batches' ranges. Percentile and Entropy build histograms of every activation: on the
 352 px Lite2 with 256 images, Percentile ran out of this machine's 24 GiB, so they are not in the default list.
 
-    .venv/bin/python benchmarks/int8_calibration.py --model out/open352 [--json benchmarks/int8_calibration.json]
+    .venv/bin/python -m experiments.int8_calibration --model out/open352
+        [--json experiments/results/int8_calibration.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.tf_guard import prepare_tensorflow_import  # noqa: E402
+from experiments.paths import HAR_DATA, RESULTS
+from har_stream.tf_guard import prepare_tensorflow_import
 
 prepare_tensorflow_import()
 
@@ -45,10 +43,10 @@ def predict(model, crops: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="a model folder with split.csv")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "har")
+    parser.add_argument("--data", type=Path, default=HAR_DATA)
     parser.add_argument("--methods", default="MinMax,MinMaxMovingAverage")
     parser.add_argument("--counts", default="256")
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "int8_calibration.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / "int8_calibration.json")
     args = parser.parse_args()
 
     model = load_action_model(args.model, runtime="keras")

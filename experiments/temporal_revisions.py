@@ -1,6 +1,6 @@
 """The temporal stage's cost with this checkout's code against another git revision's, side by side.
 
-    .venv/bin/python benchmarks/temporal_revisions.py --against 9008b86 [--rounds 5] [--json out/revisions.json]
+    .venv/bin/python -m experiments.temporal_revisions --against 9008b86 [--rounds 5] [--json out/revisions.json]
 
 Detects and tracks the crowd frames once (``--video``, ``--frames``, ``--imgsz``; not timed), then, in
 interleaved rounds, times the stage of each revision in its own process on the same frames: every person
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import statistics
 import subprocess
@@ -20,12 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from experiments.paths import CROWD_VIDEO, REPO
+from experiments.temporal_cost import detected_records
 
 _WORKER = r"""
+# Run with cwd and PYTHONPATH set to the revision's folder (sys.argv[1]), so that its har_stream is imported.
 import copy, json, pickle, sys, time
 import numpy as np
-sys.path.insert(0, sys.argv[1])
 from har_stream.config import TemporalConfig
 from har_stream.frame import MOTION_SCORES
 from har_stream.temporal.model import load_temporal_model
@@ -51,9 +53,6 @@ print(json.dumps(result))
 
 def detect(video: Path, frames: int, imgsz: int, out: Path) -> int:
     """Detect and track the first ``frames`` frames; pickle the frame records to ``out``; people per frame."""
-    sys.path.insert(0, str(REPO))
-    from temporal_cost import detected_records
-
     records = detected_records(video, frames, imgsz)
     out.write_bytes(pickle.dumps(records))
     return sum(len(r.detections) for r in records) // max(len(records), 1)
@@ -63,7 +62,7 @@ def main() -> None:
     """Time both revisions and print / write the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against", required=True, help="git revision to compare with (e.g. HEAD~1)")
-    parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi")
+    parser.add_argument("--video", type=Path, default=CROWD_VIDEO)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--imgsz", type=int, default=1280, help="detector input size")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians reported)")
@@ -89,6 +88,8 @@ def main() -> None:
                         check=True,
                         capture_output=True,
                         text=True,
+                        cwd=code,
+                        env={**os.environ, "PYTHONPATH": str(code)},
                     )
                     runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)

@@ -7,7 +7,8 @@ linear probe (standardised features, multinomial logistic regression, C chosen o
 the train split. Reported: val and test top-1 and log loss per resolution, and the backbone's cost per crop,
 measured side by side in this process (Keras, batch 1 and 8, interleaved).
 
-    .venv/bin/python benchmarks/resolution_lever.py [--sizes 260,300] [--json benchmarks/resolution_lever.json]
+    .venv/bin/python -m experiments.resolution_lever [--sizes 260,300]
+        [--json experiments/results/resolution_lever.json]
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.action_model.network import backbone_spec  # noqa: E402
-from har_stream.training.dataset import LabelledImage, load_split, read_labels  # noqa: E402
-from har_stream.training.features import extract_features  # noqa: E402
+from experiments.paths import HAR_DATA, REPO
+from har_stream.action_model.network import backbone_spec
+from har_stream.training.dataset import LabelledImage, load_split, read_labels
+from har_stream.training.features import extract_features
 
 BASE = REPO / "models" / "efficientnet_lite2_har"
 
@@ -95,7 +93,7 @@ def cost(trunks: dict[int, Any], rounds: int = 15) -> dict:
 def main() -> None:
     """Embed, probe and time each resolution."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "har")
+    parser.add_argument("--data", type=Path, default=HAR_DATA)
     parser.add_argument("--sizes", default="260,300")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

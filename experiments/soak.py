@@ -1,6 +1,6 @@
 """Soak benchmark: run the real pipeline on a looping live-like source for a long time and record memory.
 
-Not a test: run it by hand, e.g. ``nice -n 10 .venv/bin/python benchmarks/soak.py --minutes 30``.
+Not a test: run it by hand, e.g. ``nice -n 10 .venv/bin/python -m experiments.soak --minutes 30``.
 Every ``--interval-s`` it samples the process RSS, frames processed, track ids seen, and the size of the
 per-track state each stage keeps (tracker registry, smoother, classifier scheduler, rule engine). Writes
 JSON (samples plus a summary with the RSS growth rate over the run's second half) to ``--out``.
@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.paths import CROWD_VIDEO, REPO, RESULTS
 from har_stream.api import build_config
 from har_stream.frame import FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.sources.replay import open_replay
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def rss_mb() -> float:
@@ -76,12 +75,12 @@ def growth_mb_per_hour(samples: list[dict]) -> float | None:
 def main() -> None:
     """Run the soak and write its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi")
+    parser.add_argument("--video", type=Path, default=CROWD_VIDEO)
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "concourse.yaml")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--interval-s", type=float, default=30.0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE config override")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "soak.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -131,7 +130,7 @@ def main() -> None:
     sampler.join()
     rss = [s["rss_mb"] for s in samples]
     summary = {
-        "command": "benchmarks/soak.py " + " ".join(f"{k}={v}" for k, v in vars(args).items()),
+        "command": "experiments/soak.py " + " ".join(f"{k}={v}" for k, v in vars(args).items()),
         "minutes": round((time.monotonic() - started) / 60, 2),
         "frames_processed": result.summary["frames"],
         "fps": result.summary["fps"],

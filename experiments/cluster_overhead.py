@@ -1,6 +1,7 @@
 """One camera in-process against the same camera as a Ray actor, side by side in one run, plus per-camera costs.
 
-    .venv/bin/python benchmarks/cluster_overhead.py [--seconds 20] [--rounds 2] [--json benchmarks/video/cluster.json]
+    .venv/bin/python -m experiments.cluster_overhead [--seconds 20] [--rounds 2]
+        [--json experiments/results/cluster_overhead.json]
 
 Both variants run the real ``SiteRuntime`` (hub, store, media) on the same looping 720p footage; the Ray
 variant runs the camera in an actor on a private local Ray instance (``cluster.address: local``) with
@@ -17,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +25,9 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.config.site import validate_site  # noqa: E402
-from har_stream.serve.runtime import SiteRuntime  # noqa: E402
-
-VIDEO = REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi"
+from experiments.paths import CROWD_VIDEO
+from har_stream.config.site import validate_site
+from har_stream.serve.runtime import SiteRuntime
 
 
 def camera(video: Path, imgsz: int) -> dict[str, Any]:
@@ -128,7 +124,7 @@ def store_rate(folder: Path, alerts: int = 5000) -> float:
 def main() -> None:
     """Measure, print and optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", type=Path, default=VIDEO)
+    parser.add_argument("--video", type=Path, default=CROWD_VIDEO)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=int, default=20, help="frames processed before counting")

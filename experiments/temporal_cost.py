@@ -1,8 +1,8 @@
 """Cost of the temporal stage per track update, on the crowded concourse footage (about 34 people a frame) or
 any other video.
 
-    .venv/bin/python benchmarks/temporal_cost.py [--frames 120] [--json benchmarks/video/temporal_cost.json]
-    .venv/bin/python benchmarks/temporal_cost.py --video ../shared/videos/cctv/surv_fi015.mp4 --imgsz 640
+    .venv/bin/python -m experiments.temporal_cost [--frames 120] [--json experiments/results/temporal_cost.json]
+    .venv/bin/python -m experiments.temporal_cost --video ../shared/videos/cctv/surv_fi015.mp4 --imgsz 640
 
 Detects and tracks the frames first (not timed), then times the temporal stage alone over them, with every
 person re-scored on every frame (every_n_frames 1: the worst case) and with the default staggering, each with
@@ -20,23 +20,20 @@ import argparse
 import copy
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.config import TemporalConfig, TrackerConfig, load_config  # noqa: E402
-from har_stream.detection.detector import PersonDetector  # noqa: E402
-from har_stream.frame import FrameRecord  # noqa: E402
-from har_stream.sources import open_source  # noqa: E402
-from har_stream.temporal.flow import FLOW_STATS  # noqa: E402
-from har_stream.temporal.model import TemporalModel, load_temporal_model  # noqa: E402
-from har_stream.temporal.stage import TemporalStage  # noqa: E402
-from har_stream.tracking.tracker import PersonTracker  # noqa: E402
+from experiments.paths import CROWD_VIDEO
+from har_stream.config import TemporalConfig, TrackerConfig, load_config
+from har_stream.detection.detector import PersonDetector
+from har_stream.frame import FrameRecord
+from har_stream.sources import open_source
+from har_stream.temporal.flow import FLOW_STATS
+from har_stream.temporal.model import TemporalModel, load_temporal_model
+from har_stream.temporal.stage import TemporalStage
+from har_stream.tracking.tracker import PersonTracker
 
 
 def _no_flow(image: np.ndarray, t: float, boxes: np.ndarray, index: int, track_ids: object = None) -> np.ndarray:
@@ -108,7 +105,7 @@ def compare_running(model: TemporalModel | None, records: list, rounds: int, peo
 def main() -> None:
     """Time the stage and print / write the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi")
+    parser.add_argument("--video", type=Path, default=CROWD_VIDEO)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--imgsz", type=int, default=1280, help="detector input size")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")

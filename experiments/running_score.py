@@ -1,8 +1,8 @@
 """Design, fit and choose the kinematic running model (models/temporal_pose/running.json) on the train and val
 clips' tracks.
 
-    .venv/bin/python benchmarks/running_harvest.py          # tracks of the train and val clips, once
-    .venv/bin/python benchmarks/running_score.py [--fit]    # figures; --fit also writes the model
+    .venv/bin/python -m experiments.running_harvest          # tracks of the train and val clips, once
+    .venv/bin/python -m experiments.running_score [--fit]    # figures; --fit also writes the model
 
 Every harvested clip's tracks are replayed through the temporal stage's own ``TrackWindows``; each person gets
 ``RUNNING_FEATURES`` every second frame (as the stage scores with ``every_n_frames: 2``). A clip's score is the
@@ -21,20 +21,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.temporal.dataset import walking_tracks  # noqa: E402
-from har_stream.temporal.running import RUNNING_FEATURES, RunningModel, model_inputs  # noqa: E402
-from har_stream.temporal.windows import TrackWindows  # noqa: E402
-from har_stream.training.background import QUIET_LABELS  # noqa: E402
-from har_stream.training.harvest import ClipTracks  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
+from experiments.paths import REPO, RESULTS
+from har_stream.temporal.running import RUNNING_FEATURES, RunningModel, model_inputs
+from har_stream.temporal.windows import TrackWindows
+from har_stream.training.background import QUIET_LABELS
+from har_stream.training.harvest import ClipTracks
+from har_stream.training.temporal_dataset import walking_tracks
+from har_stream.video_eval.metrics import auroc
 
 EVERY_N = 2
 C = 0.3  # L2 strength of the logistic regression (inverse)
@@ -54,7 +51,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 CHOSEN = "speed + steadiness + cadence"
 FIT_NOTE = (
-    "train and val groups of models/cctv_split.csv and models/splits/*.csv (benchmarks/running_harvest.py); "
+    "train and val groups of models/cctv_split.csv and models/splits/*.csv (experiments/running_harvest.py); "
     "running clips: label running, and falls/ jogging clips"
 )
 RULES = ((0.5, 0.2), (0.7, 0.2), (0.7, 0.4), (0.9, 0.2))
@@ -222,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--harvest", type=Path, default=REPO / "out" / "running_harvest")
     parser.add_argument("--fit", action="store_true", help="Fit the chosen features on all clips and write it.")
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "video" / "running_score.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / "running_score.json")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "temporal_pose")
     args = parser.parse_args()
     clips = load(args.harvest)

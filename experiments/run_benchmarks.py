@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Run every benchmark scenario of benchmarks/RESULTS.md, each as its own `har-stream bench` process.
+"""Run every benchmark scenario of experiments/RESULTS.md, each as its own `har-stream bench` process.
 
-    .venv/bin/python benchmarks/run_benchmarks.py [--out out/bench] [--only crowd light ...]
+    .venv/bin/python -m experiments.run_benchmarks [--out out/bench] [--only crowd light ...]
 
 Scenarios (each compares the naive baseline and har-stream side by side in one process):
   crowd         concourse footage (dozens of people), default settings for both (detector input 640)
@@ -20,20 +20,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CROWD = REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi"
+from experiments.paths import CROWD_VIDEO, REPO
+
 LIGHT = REPO / "sample_videos" / "light_scene_720p.mp4"
 
 SCENARIOS: dict[str, list[str]] = {
-    "crowd": ["--source", str(CROWD), "--frames", "300", "--baseline-frames", "60"],
+    "crowd": ["--source", str(CROWD_VIDEO), "--frames", "300", "--baseline-frames", "60"],
     "crowd-1280": [
-        "--source", str(CROWD), "--frames", "150", "--baseline-frames", "12",
+        "--source", str(CROWD_VIDEO), "--frames", "150", "--baseline-frames", "12",
         "--set", "detector.imgsz=1280", "--baseline-imgsz", "1280",
     ],
     "light": ["--source", str(LIGHT), "--frames", "300", "--baseline-frames", "40"],
     "light-live": ["--source", str(LIGHT), "--frames", "300", "--baseline-frames", "40", "--live"],
     "crowd-1280-live": [
-        "--source", str(CROWD), "--frames", "150", "--baseline-frames", "12", "--live",
+        "--source", str(CROWD_VIDEO), "--frames", "150", "--baseline-frames", "12", "--live",
         "--set", "detector.imgsz=1280", "--baseline-imgsz", "1280",
     ],
 }  # fmt: skip
@@ -44,12 +44,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench")
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     args = parser.parse_args()
-    if not CROWD.is_file():
-        sys.exit(f"missing {CROWD}: the shared footage is expected beside the repository")
+    if not CROWD_VIDEO.is_file():
+        sys.exit(f"missing {CROWD_VIDEO}: the shared footage is expected beside the repository")
     if not LIGHT.is_file():
         from har_stream.bench.scenes import make_light_scene
 
-        make_light_scene(CROWD, LIGHT)
+        make_light_scene(CROWD_VIDEO, LIGHT)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only:
         target = args.out / f"{name}.json"

@@ -13,8 +13,8 @@ Open-set models (with walking/standing/other columns) are scored on the 15 actio
 renormalised. The split is the one saved with the models (all were trained on the same split, seed 42); the
 script refuses models whose split files differ.
 
-    .venv/bin/python benchmarks/classifier_levers.py --models efficientnet_lite2_har vgg16_improved \
-        --json benchmarks/classifier_levers.json
+    .venv/bin/python -m experiments.classifier_levers --models efficientnet_lite2_har vgg16_improved \
+        --json experiments/results/classifier_levers.json
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", required=True, help="model folders (names in models/ or paths)")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/har"))
     parser.add_argument("--runtime", default="auto", help="auto (int8 ONNX when present), onnx-int8 or keras")
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/classifier_levers.json"))
+    parser.add_argument("--json", type=Path, default=Path("experiments/results/classifier_levers.json"))
     args = parser.parse_args()
 
     folders = [Path(m) if Path(m).exists() else MODELS_DIR / m for m in args.models]

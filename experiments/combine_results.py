@@ -1,22 +1,18 @@
 """Pool the clips of several ``evaluate-video`` results files and recompute the figures, optionally leaving
 clips out (e.g. runners filmed by a panning camera, when the figure is for fixed cameras).
 
-    .venv/bin/python benchmarks/combine_results.py RESULTS.json [RESULTS.json ...] [--drop FILE ...] [--json OUT]
+    .venv/bin/python -m experiments.combine_results RESULTS.json [RESULTS.json ...] [--drop FILE ...] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.video_eval.clip_result import ClipResult  # noqa: E402
-from har_stream.video_eval.metrics import summarize  # noqa: E402
-from har_stream.video_eval.results import summary_table  # noqa: E402
+from har_stream.video_eval.clip_result import ClipResult
+from har_stream.video_eval.metrics import summarize
+from har_stream.video_eval.results import summary_table
 
 
 def load_clips(paths: list[Path], drop: set[str]) -> tuple[list[ClipResult], list[str]]:

@@ -1,5 +1,5 @@
 """Two more levers for telling a fight clip from a no-fight clip, measured by the cross-validation of
-``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
 are never read):
 
 1. **Stacking**: the temporal trees also see the image classifier's fighting score of the person (its latest
@@ -9,11 +9,11 @@ are never read):
 2. **Pair crops**: a fight is two people. For every pair of touching people (box gap at most 0.3 box heights)
    on every third frame, the union of their boxes is cropped as the classifier crops a person, embedded by the
    default classifier's backbone, and a logistic head tells fighting pairs (both people fighting by the
-   multiple-instance reading of ``har_stream/temporal/dataset.py``) from pairs in no-fight clips. A clip's pair
+   multiple-instance reading of ``har_stream/training/temporal_dataset.py``) from pairs in no-fight clips. A clip's pair
    score is the highest exponentially smoothed score of any pair; it is also fused with the image score.
 
-    .venv/bin/python benchmarks/fusion_cv.py        # first: writes the folds' traces to out/fusion_cv/<base>
-    .venv/bin/python benchmarks/fight_levers.py [--json benchmarks/video/fight_levers.json]
+    .venv/bin/python -m experiments.fusion_cv        # first: writes the folds' traces to out/fusion_cv/<base>
+    .venv/bin/python -m experiments.fight_levers [--json experiments/results/fight_levers.json]
 
 Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fusion_cv import cv_setup, image_baseline  # noqa: E402
-
-from har_stream.classification.crops import crop_people  # noqa: E402
-from har_stream.clips import LabelledClip  # noqa: E402
-from har_stream.geometry import box_gaps  # noqa: E402
-from har_stream.temporal.dataset import Windows, fighting_tracks  # noqa: E402
-from har_stream.temporal.training import TreeSettings, build_windows, fit_action, track_scores  # noqa: E402
-from har_stream.training.background import NEAR_GAP, QUIET_LABELS  # noqa: E402
-from har_stream.training.harvest import ClipTracks  # noqa: E402
+from experiments.fusion_cv import cv_setup, image_baseline
+from har_stream.classification.crops import crop_people
+from har_stream.clips import LabelledClip
+from har_stream.geometry import box_gaps
+from har_stream.training.background import NEAR_GAP, QUIET_LABELS
+from har_stream.training.harvest import ClipTracks
+from har_stream.training.temporal_dataset import Windows, fighting_tracks
+from har_stream.training.temporal_training import TreeSettings, build_windows, fit_action, track_scores
 
 EMA_ALPHA = 0.4
 PAIR_EVERY = 3

@@ -1,5 +1,5 @@
 """The optical-flow lever for telling a fight clip from a no-fight clip, measured by the cross-validation of
-``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
 are never read).
 
 The temporal model's window features include dense optical flow in and around each person
@@ -9,7 +9,7 @@ out-of-fold image scores of a fusion_cv.py fold cache. ``--harvest`` may point a
 flow was computed with other settings (the settings are the harvest's, not this script's).
 
     .venv/bin/har-stream harvest-clips --clips ../shared/videos/cctv   # first: adds flow to older harvests
-    .venv/bin/python benchmarks/flow_lever.py --work out/fusion_cv352 [--json benchmarks/video/flow_lever.json]
+    .venv/bin/python -m experiments.flow_lever --work out/fusion_cv352 [--json experiments/results/flow_lever.json]
 
 Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
 """
@@ -17,20 +17,14 @@ Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fight_levers import tree_cv  # noqa: E402
-from fusion_cv import cv_setup, image_baseline, lever_figures  # noqa: E402
-
-from har_stream.temporal.features import ALL_FEATURE_NAMES  # noqa: E402
-from har_stream.temporal.training import build_windows  # noqa: E402
+from experiments.fight_levers import tree_cv
+from experiments.fusion_cv import cv_setup, image_baseline, lever_figures
+from har_stream.temporal.features import ALL_FEATURE_NAMES
+from har_stream.training.temporal_training import build_windows
 
 FUSION_WEIGHTS = (0.25, 0.5, 0.6)
 

@@ -6,8 +6,8 @@ every single view and of the mean probabilities of every combination of two to f
 one more pass of the network per crop). Test images are never read: a lever chosen here is then measured
 once on test by the command that ships it (``har-stream choose-input-size`` for a serving size).
 
-    .venv/bin/python benchmarks/tta_lever.py --model models/efficientnet_lite2_whole --sizes 320,288,352,384 \
-        [--json benchmarks/tta_lever.json]
+    .venv/bin/python -m experiments.tta_lever --model models/efficientnet_lite2_whole --sizes 320,288,352,384 \
+        [--json experiments/results/tta_lever.json]
 """
 
 from __future__ import annotations
@@ -16,21 +16,16 @@ import argparse
 import itertools
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from har_stream.tf_guard import prepare_tensorflow_import  # noqa: E402
+from experiments.paths import HAR_DATA, REPO, RESULTS
+from har_stream.tf_guard import prepare_tensorflow_import
 
 prepare_tensorflow_import()
 
-from classifier_levers import action_probs, log_loss  # noqa: E402
-
+from experiments.classifier_levers import action_probs, log_loss  # noqa: E402
 from har_stream.action_model.loading import load_action_model  # noqa: E402
 from har_stream.actions import ACTIONS  # noqa: E402
 from har_stream.training.dataset import load_split, read_labels  # noqa: E402
@@ -51,9 +46,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="a model folder with split.csv")
     parser.add_argument("--sizes", default="320,288,352,384", help="comma-separated input sizes in px")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "har")
+    parser.add_argument("--data", type=Path, default=HAR_DATA)
     parser.add_argument("--work", type=Path, default=REPO / "out" / "tta_probe", help="cache of folders and probs")
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "tta_lever.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / "tta_lever.json")
     args = parser.parse_args()
 
     assignment = load_split(args.model / "split.csv")

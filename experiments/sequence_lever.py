@@ -1,5 +1,5 @@
 """A sequence model against the gradient-boosted trees for fighting, by the cross-validation of
-``benchmarks/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
+``experiments/fusion_cv.py`` (same 5 folds of recording groups over the train and val groups; the test groups
 are never read).
 
 The trees see statistics of a person's last second (``har_stream/temporal/features.py``). A 1-D CNN or a GRU
@@ -12,38 +12,32 @@ can see the second itself: every window is resampled to ``STEPS`` steps, and eac
 - the nearest other person on that frame: gap and offset in box heights, and whether there is anyone.
 
 Both kinds of model get the same windows (every 0.1 s of every track with at least 4 detections in its last
-second), the same per-track targets (the multiple-instance reading of ``har_stream/temporal/dataset.py``: in a
+second), the same per-track targets (the multiple-instance reading of ``har_stream/training/temporal_dataset.py``: in a
 fight clip, people touching someone on half their frames fight; everyone in a quiet clip does not) and the
 same weights (each clip weighs the same, positives as much as negatives, negatives re-weighted to stand as
 close to someone as the positives). A clip's score is the highest exponentially smoothed score of any of its
 tracks, as ``evaluate-video`` reads the pipeline's.
 
-    .venv/bin/python benchmarks/sequence_lever.py [--json benchmarks/video/sequence_lever.json]
+    .venv/bin/python -m experiments.sequence_lever [--json experiments/results/sequence_lever.json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fusion_cv import cv_setup  # noqa: E402
-
-from har_stream.clips import LabelledClip  # noqa: E402
-from har_stream.geometry import box_gaps  # noqa: E402
-from har_stream.temporal.dataset import SAMPLE_EVERY_S, fighting_tracks  # noqa: E402
-from har_stream.temporal.features import MIN_KEYPOINT_CONF, WINDOW_S  # noqa: E402
-from har_stream.temporal.training import NEAR_GAP_FEATURE, deconfounded, track_scores  # noqa: E402
-from har_stream.training.background import QUIET_LABELS  # noqa: E402
-from har_stream.training.harvest import ClipTracks  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
+from experiments.fusion_cv import cv_setup
+from har_stream.clips import LabelledClip
+from har_stream.geometry import box_gaps
+from har_stream.temporal.features import MIN_KEYPOINT_CONF, WINDOW_S
+from har_stream.training.background import QUIET_LABELS
+from har_stream.training.harvest import ClipTracks
+from har_stream.training.temporal_dataset import SAMPLE_EVERY_S, fighting_tracks
+from har_stream.training.temporal_training import NEAR_GAP_FEATURE, deconfounded, track_scores
+from har_stream.video_eval.metrics import auroc
 
 STEPS = 12
 MIN_ROWS = 4
@@ -205,7 +199,7 @@ def sequence_cv(data: dict[str, np.ndarray], fold: np.ndarray, folds: int, kind:
 def tree_cv_on_statistics(data: dict[str, np.ndarray], fold: np.ndarray, folds: int) -> dict[str, float]:
     """The same windows summarised per feature (mean, std, min, max over the steps) for gradient-boosted trees
     with the shipped model's settings: what the sequence adds over statistics of the same input."""
-    from har_stream.temporal.training import TreeSettings
+    from har_stream.training.temporal_training import TreeSettings
 
     x = np.concatenate([data["x"].mean(1), data["x"].std(1), data["x"].min(1), data["x"].max(1)], axis=1)
     probs = np.zeros(len(data["y"]))

@@ -1,7 +1,7 @@
 """Choose the fusion weight and the cctv.yaml thresholds by cross-validation over the train and val groups.
 
-    .venv/bin/python benchmarks/fusion_cv.py [--folds 5] [--base models/efficientnet_lite2_whole]
-        [--work out/fusion_cv/<base>] [--json benchmarks/video/fusion_cv.json] [--cctv-weight 1] [--fold K]
+    .venv/bin/python -m experiments.fusion_cv [--folds 5] [--base models/efficientnet_lite2_whole]
+        [--work out/fusion_cv/<base>] [--json experiments/results/fusion_cv.json] [--cctv-weight 1] [--fold K]
 
 A fold whose ``classifier`` folder exists keeps it (the open-set head does not depend on the temporal model):
 to measure a new temporal model, delete the folds' ``traces.npz`` and ``temporal`` and run again.
@@ -25,19 +25,17 @@ import argparse
 import itertools
 import json
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.api import build_config  # noqa: E402
-from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
-from har_stream.frame import ACTION_SCORES, MOTION_SCORES  # noqa: E402
-from har_stream.temporal.training import (  # noqa: E402
+from experiments.paths import CCTV_SPLIT, HAR_DATA, REPO, VIDEOS
+from har_stream.api import build_config
+from har_stream.clips import load_clip_split, read_clip_labels
+from har_stream.frame import ACTION_SCORES, MOTION_SCORES
+from har_stream.training.open_set import OpenSetOptions, train_open_set
+from har_stream.training.temporal_training import (
     ACTION_TREES,
     TreeSettings,
     build_windows,
@@ -45,9 +43,8 @@ from har_stream.temporal.training import (  # noqa: E402
     fit_action,
     train_temporal,
 )
-from har_stream.training.open_set import OpenSetOptions, train_open_set  # noqa: E402
-from har_stream.video_eval.metrics import auroc  # noqa: E402
-from har_stream.video_eval.runner import build_pipeline  # noqa: E402
+from har_stream.video_eval.metrics import auroc
+from har_stream.video_eval.runner import build_pipeline
 
 ACTIONS = ("fighting", "running")
 RULE_GRID = list(itertools.product((0.5, 0.6, 0.7, 0.8, 0.9), (0.2, 0.4, 0.8)))  # (min_confidence, min_duration_s)
@@ -188,7 +185,7 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
     """The cross-validation scripts' shared arguments and data: args, every clip, the split, the train/val pool
     and its folds of recording groups."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
+    parser.add_argument("--clips", type=Path, default=VIDEOS / "cctv")
     parser.add_argument("--harvest", type=Path, default=REPO / "out" / "harvest")
     parser.add_argument(
         "--work", type=Path, default=None, help="fold cache (default: out/fusion_cv/<base name>); delete it to rerun"
@@ -219,7 +216,7 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
     args.work = args.work or REPO / "out" / "fusion_cv" / f"{args.base.name}{suffix}"
     logging.basicConfig(level=logging.WARNING)
     clips = read_clip_labels(args.clips)
-    split = load_clip_split(REPO / "models" / "cctv_split.csv")
+    split = load_clip_split(CCTV_SPLIT)
     pool = [c for c in clips if split.get(c.file) in ("train", "val")]
     return args, clips, split, pool, group_folds(pool, args.folds)
 
@@ -344,7 +341,7 @@ def main() -> None:
             train_open_set(
                 OpenSetOptions(
                     base=args.base,
-                    data=REPO.parent / "shared" / "data" / "har",
+                    data=HAR_DATA,
                     harvest=args.harvest,
                     out=work / "classifier",
                     exclude_groups=frozenset(held),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Person recall and cost of the detector's input size on real footage.
 
-.venv/bin/python benchmarks/input_size.py [--video ../shared/videos/concourse_crowd_720p.avi]
+.venv/bin/python -m experiments.input_size [--video ../shared/videos/concourse_crowd_720p.avi]
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
+from experiments.paths import CROWD_VIDEO
 from har_stream.bench.input_size import measure_input_sizes
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", type=Path, default=REPO.parent / "shared/videos/concourse_crowd_720p.avi")
+    parser.add_argument("--video", type=Path, default=CROWD_VIDEO)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1280, 960, 800, 640, 512, 480, 384])
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "openvino", "torch"])

@@ -1,8 +1,8 @@
 """Retrain the temporal model's fighting trees with the new real clips (interactions/ and cctv_more/) beside
 the CCTV clips, on the train and val groups only, to compare with the shipped model on the test groups.
 
-    .venv/bin/python benchmarks/running_harvest.py        # tracks of every folder's train and val clips
-    .venv/bin/python benchmarks/fighting_retrain.py [--out out/temporal_more_clips]
+    .venv/bin/python -m experiments.running_harvest        # tracks of every folder's train and val clips
+    .venv/bin/python -m experiments.fighting_retrain [--out out/temporal_more_clips]
 
 The model is written to ``--out`` (with the shipped running.json copied in, so running is unchanged); evaluate
 it with ``har-stream evaluate-video ... --set temporal.model=<out>``. The fusion weight and the rule stay
@@ -14,22 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
-from har_stream.temporal.card import write_temporal_card  # noqa: E402
-from har_stream.temporal.training import train_temporal  # noqa: E402
-
-VIDEOS = REPO.parent / "shared" / "videos"
-FOLDERS = {
-    "cctv": REPO / "models" / "cctv_split.csv",
-    "interactions": REPO / "models" / "splits" / "interactions.csv",
-    "cctv_more": REPO / "models" / "splits" / "cctv_more.csv",
-}
+from experiments.paths import FIGHTING_FOLDERS, REPO, VIDEOS, clip_folders
+from har_stream.clips import load_clip_split, read_clip_labels
+from har_stream.training.temporal_card import write_temporal_card
+from har_stream.training.temporal_training import train_temporal
 
 
 def main() -> None:
@@ -38,7 +28,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "out" / "temporal_more_clips")
     args = parser.parse_args()
     clips, split = [], {}
-    for folder, split_file in FOLDERS.items():
+    for folder, split_file in clip_folders(*FIGHTING_FOLDERS).items():
         clips += read_clip_labels(VIDEOS / folder)
         split.update(load_clip_split(split_file))
     tracks = args.harvest / "harvest" / "tracks"  # train_temporal reads <harvest>/tracks/<stem>.npz
@@ -49,7 +39,7 @@ def main() -> None:
         if source.is_file() and not link.exists():
             link.symlink_to(source.resolve())
     figures = train_temporal(
-        clips, tracks.parent, split, args.out, command="benchmarks/fighting_retrain.py (cctv, interactions, cctv_more)"
+        clips, tracks.parent, split, args.out, command="experiments/fighting_retrain.py (cctv, interactions, cctv_more)"
     )
     shutil.copy(REPO / "models" / "temporal_pose" / "running.json", args.out / "running.json")
     write_temporal_card(args.out)

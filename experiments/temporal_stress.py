@@ -1,6 +1,6 @@
 """Running stress test (synthetic, labelled as such): walkers of held-out quiet clips replayed 1x, 2x, 3x.
 
-    .venv/bin/python benchmarks/temporal_stress.py [--threshold 0.7] [--json benchmarks/video/temporal_stress.json]
+    .venv/bin/python -m experiments.temporal_stress [--threshold 0.7] [--json experiments/results/temporal_stress.json]
 
 Tracks every quiet (none / walking) clip of the test groups of models/cctv_split.csv with the pipeline's own
 detector and tracker, replays its walkers through the shipped temporal model at each speed, and reports the share
@@ -11,28 +11,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from har_stream.clips import load_clip_split, read_clip_labels  # noqa: E402
-from har_stream.config.loading import load_config  # noqa: E402
-from har_stream.detection.detector import PersonDetector  # noqa: E402
-from har_stream.temporal.model import load_temporal_model  # noqa: E402
-from har_stream.temporal.stress import walker_scores  # noqa: E402
-from har_stream.training.harvest import track_clip  # noqa: E402
+from experiments.paths import CCTV_SPLIT, REPO, VIDEOS
+from har_stream.clips import load_clip_split, read_clip_labels
+from har_stream.config.loading import load_config
+from har_stream.detection.detector import PersonDetector
+from har_stream.temporal.model import load_temporal_model
+from har_stream.training.harvest import track_clip
+from har_stream.training.temporal_stress import walker_scores
 
 
 def main() -> None:
     """Run the stress test and print / write its figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "videos" / "cctv")
-    parser.add_argument("--split", type=Path, default=REPO / "models" / "cctv_split.csv")
+    parser.add_argument("--clips", type=Path, default=VIDEOS / "cctv")
+    parser.add_argument("--split", type=Path, default=CCTV_SPLIT)
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

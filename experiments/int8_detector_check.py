@@ -7,27 +7,23 @@ the same place (``har_stream.bench.input_size.recall``), and how many people eac
 int8 instruction sets, because CPUs without VNNI saturate full-range uint8 x int8 sums
 (``har_stream/detection/quantize.py``).
 
-    .venv/bin/python benchmarks/int8_detector_check.py [--model models/yolo11n-pose-int8.onnx ...]
-        [--json benchmarks/video/int8_detector_check.json]
+    .venv/bin/python -m experiments.int8_detector_check [--model models/yolo11n-pose-int8.onnx ...]
+        [--json experiments/results/int8_detector_check.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from experiments.paths import CCTV_SPLIT, REPO, VIDEOS
+from har_stream.bench.input_size import recall
+from har_stream.clips import load_clip_split
+from har_stream.config import DetectorConfig
+from har_stream.detection import PersonDetector
+from tests.conftest import decode_frames
 
-from har_stream.bench.input_size import recall  # noqa: E402
-from har_stream.clips import load_clip_split  # noqa: E402
-from har_stream.config import DetectorConfig  # noqa: E402
-from har_stream.detection import PersonDetector  # noqa: E402
-from tests.conftest import decode_frames  # noqa: E402
-
-SHARED = REPO.parent / "shared" / "videos"
 CLIPS = (
     "surv_fi005.mp4",
     "surv_fi019.mp4",
@@ -78,10 +74,10 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=None, help="int8 ONNX model (repeatable)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    split = load_clip_split(REPO / "models" / "cctv_split.csv")
+    split = load_clip_split(CCTV_SPLIT)
     clips = [c for c in CLIPS if split.get(c) == "train"]
-    scenes = [(c, 640, decode_frames(SHARED / "cctv" / c)[:40:8]) for c in clips]
-    crowd = decode_frames(SHARED / "concourse_crowd_720p.avi")
+    scenes = [(c, 640, decode_frames(VIDEOS / "cctv" / c)[:40:8]) for c in clips]
+    crowd = decode_frames(VIDEOS / "concourse_crowd_720p.avi")
     scenes.append(("concourse (1280)", 1280, [crowd[0], crowd[20], crowd[39]]))
     result: dict = {"cpu_int8_flags": cpu_flags(), "models": {}}
     for model in args.model or [str(REPO / "models" / "yolo11n-pose-int8.onnx")]:

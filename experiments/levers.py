@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Before/after figures for each performance lever: har-stream's defaults against one lever turned back.
 
-    .venv/bin/python benchmarks/levers.py [--video sample_videos/light_scene_720p.mp4] [--frames 150] [--rounds 2]
+    .venv/bin/python -m experiments.levers [--video sample_videos/light_scene_720p.mp4] [--frames 150] [--rounds 2]
         [--set detector.imgsz=1280 ...] [--only VARIANT ...] [--out out/bench/levers.json]
 
 Every variant runs the real pipeline (file source, export and events on) on the same frames, in one process,
@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from experiments.paths import CROWD_VIDEO, REPO
 
 #: A variant key (not a config field): run with a copy of the default temporal model without running.json.
 WITHOUT_RUNNING_JSON = "_without_running_json"
@@ -89,7 +87,7 @@ def main() -> None:
     if not args.video.is_file():
         from har_stream.bench.scenes import make_light_scene
 
-        make_light_scene(REPO.parent / "shared" / "videos" / "concourse_crowd_720p.avi", args.video)
+        make_light_scene(CROWD_VIDEO, args.video)
     names = ["defaults", *[n for n in VARIANTS if n != "defaults" and (args.only is None or n in args.only)]]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="har-levers-") as tmp:

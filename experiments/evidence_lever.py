@@ -1,5 +1,5 @@
 """How a person's fighting evidence is formed from the image and motion scores, measured by the cross-validation
-of ``benchmarks/fusion_cv.py`` (the same 5 folds of recording groups over the train and val groups, the same
+of ``experiments/fusion_cv.py`` (the same 5 folds of recording groups over the train and val groups, the same
 out-of-fold traces; the test groups are never read).
 
 Four changes to the evidence the rules judge, alone and together, each at every fusion weight:
@@ -19,23 +19,18 @@ For each variant: the clip AUROC at each weight and the most sensitive one-perso
 (``nested_selection``: weight and rule chosen on four folds, scored on the fifth). The last entry lets the
 nested procedure choose the variant too, which is what adopting the best one would cost in selection noise.
 
-    .venv/bin/python benchmarks/fusion_cv.py          # first: the folds' traces (out/fusion_cv/<base>)
-    .venv/bin/python benchmarks/evidence_lever.py [--json benchmarks/video/evidence_lever.json]
+    .venv/bin/python -m experiments.fusion_cv          # first: the folds' traces (out/fusion_cv/<base>)
+    .venv/bin/python -m experiments.evidence_lever [--json experiments/results/evidence_lever.json]
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from fusion_cv import Fuse, cv_setup, linear_fuse, load_traces, nested_selection, score_fusion  # noqa: E402
+from experiments.fusion_cv import Fuse, cv_setup, linear_fuse, load_traces, nested_selection, score_fusion
 
 SMOOTHING_S = (0.0, 0.4, 0.8)
 SETTLE_S = (0.0, 0.4)
