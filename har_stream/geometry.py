@@ -1,5 +1,5 @@
 """How far apart people's boxes are: the one definition of the gap between two boxes that the temporal features,
-the harvest of fighting crops and the benchmarks share."""
+the harvest of fighting crops and the research scripts share."""
 
 from __future__ import annotations
 

@@ -117,10 +117,17 @@ def test_documented_commands_use_real_subcommands_and_options(page: Path) -> Non
                 assert flag in options[sub], f"{page.name}: {command!r}: {sub} has no option {flag}"
 
 
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
+def test_documented_experiments_exist(page: Path) -> None:
+    """``python -m experiments.<name>`` in the README and the docs names a module of experiments/."""
+    for name in re.findall(r"python -m experiments\.([A-Za-z0-9_]+)", page.read_text(encoding="utf-8")):
+        assert (ROOT / "experiments" / f"{name}.py").is_file(), f"{page.name}: no experiments/{name}.py"
+
+
 def test_readme_commands_name_files_that_exist() -> None:
     for command in _commands(README.read_text(encoding="utf-8")):
         words = shlex.split(command, comments=True)
         for before, word in itertools.pairwise(words):
-            if before in OUTPUT_OPTIONS or not re.match(r"^(configs|models|benchmarks|docs)/", word):
+            if before in OUTPUT_OPTIONS or not re.match(r"^(configs|models|experiments|docs)/", word):
                 continue
             assert (ROOT / word).exists(), f"README: {command!r} names {word}, which does not exist"

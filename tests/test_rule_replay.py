@@ -1,22 +1,17 @@
-"""The cross-validation's rule replay (``benchmarks/fusion_cv.fires``, which chooses configs/cctv.yaml's fighting
+"""The cross-validation's rule replay (``experiments.fusion_cv.fires``, which chooses configs/cctv.yaml's fighting
 rule) must start an alert exactly when the real rule engine does, on the same per-person scores."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import supervision as sv
 
+from experiments.fusion_cv import fires
 from har_stream.config import RuleConfig
 from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, FrameRecord
 from har_stream.rules import RuleEngine
 from har_stream.rules.events import ALERT_START
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from fusion_cv import fires
 
 FPS = 15
 

@@ -143,7 +143,7 @@ def test_temporal_config_fields_are_validated_with_their_names() -> None:
 
 
 def test_fighting_weights_make_closeness_alone_useless() -> None:
-    from har_stream.temporal.training import deconfounded
+    from har_stream.training.temporal_training import deconfounded
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(100, int), np.zeros(300, int)]

@@ -8,10 +8,10 @@ import pytest
 from har_stream.config import load_config
 from har_stream.frame import ACTION_SCORES, MOTION_SCORES, FrameRecord
 from har_stream.pipeline import Pipeline
-from har_stream.temporal.dataset import walking_tracks
 from har_stream.temporal.model import TemporalModel, load_temporal_model
-from har_stream.temporal.stress import kinematic_walker_scores
 from har_stream.training.harvest import track_clip
+from har_stream.training.temporal_dataset import walking_tracks
+from har_stream.training.temporal_stress import kinematic_walker_scores
 from tests.conftest import REPO, SHARED, require
 
 CCTV = SHARED / "videos" / "cctv"

@@ -10,8 +10,8 @@ import pytest
 from har_stream.clips import LabelledClip, read_clip_labels
 from har_stream.config import load_config
 from har_stream.temporal.model import TemporalModel
-from har_stream.temporal.training import TreeSettings, train_temporal
 from har_stream.training.harvest import track_clip
+from har_stream.training.temporal_training import TreeSettings, train_temporal
 from tests.conftest import REPO, SHARED, require
 
 CCTV = SHARED / "videos" / "cctv"

@@ -2,7 +2,7 @@
 
 One source of truth: every field's name, type, constraints and default come from ``model_fields`` of
 ``har_stream.config.schema.HarStreamConfig`` (a camera) and ``har_stream.config.site.SiteSettings`` (a site, with
-``har_stream.cluster.config.ClusterConfig``); its description is the ``#:`` comment above the field in the class's
+``har_stream.config.cluster.ClusterConfig``); its description is the ``#:`` comment above the field in the class's
 source (or the field's ``description``), and each section's introduction is the class docstring. Nested models
 become their own sections, in the order a YAML file would list them. Registered under ``hooks:`` in mkdocs.yml;
 the page is ``configuration/reference.md`` and exists only in the built site.
@@ -85,7 +85,7 @@ def reference_page() -> str:
         "## Site config {#site}",
         "",
         "What `har-stream serve --config` reads. Model: `har_stream.config.site.SiteSettings` (the `cluster` "
-        "section: `har_stream.cluster.config.ClusterConfig`). `${NAME}` in any string is replaced by that "
+        "section: `har_stream.config.cluster.ClusterConfig`). `${NAME}` in any string is replaced by that "
         "environment variable at start; an unset one is an error naming the field.",
         "",
     ]

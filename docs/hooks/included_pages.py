@@ -3,7 +3,8 @@
 - ``models/cards/<name>.md``: each model's ``models/<name>/card.md`` (written by the training commands), listed
   in the navigation in place of the ``models/cards/index.md`` entry, with an index page that lists them;
 - ``operations/security.md``: ``SECURITY.md``;
-- ``research/benchmarks.md``: ``benchmarks/RESULTS.md``.
+- ``research/benchmarks.md``: ``experiments/RESULTS.md``;
+- ``research/results.md``: ``experiments/results/README.md`` (the index of the experiments' result files).
 
 Nothing is copied into docs/: edit the original, the site follows. Registered under ``hooks:`` in mkdocs.yml.
 """
@@ -18,7 +19,8 @@ CARDS_INDEX = "models/cards/index.md"
 #: Site page -> repository file it is made from.
 SINGLE_FILES = {
     "operations/security.md": "SECURITY.md",
-    "research/benchmarks.md": "benchmarks/RESULTS.md",
+    "research/benchmarks.md": "experiments/RESULTS.md",
+    "research/results.md": "experiments/results/README.md",
 }
 
 
@@ -63,7 +65,7 @@ def on_config(config: Any) -> Any:
 
 
 def on_files(files: Any, config: Any) -> Any:
-    """Add the model cards, their index, SECURITY.md and benchmarks/RESULTS.md as site pages."""
+    """Add the model cards, their index, SECURITY.md, experiments/RESULTS.md and the results index as site pages."""
     from mkdocs.structure.files import File
 
     root = _root(config)

@@ -10,6 +10,7 @@ also sees the mirrored crop and contributes the mean of both views (twice the co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,8 @@ import cv2
 import numpy as np
 
 from har_stream.action_model.base import ActionModelError, check_crops
+from har_stream.action_model.meta import ENSEMBLE_KEY, read_meta
 from har_stream.weights import MODELS_DIR
-
-#: The key of ``model.json`` that makes a folder an ensemble.
-ENSEMBLE_KEY = "ensemble"
 
 
 def member_folder(ensemble: Path, member: str) -> Path:
@@ -87,10 +86,16 @@ def fit_crops(crops: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
 
 
-def load_ensemble(folder: Path, meta: dict[str, Any], runtime: str, threads: int | None) -> EnsembleActionModel:
-    """Load every member of the ensemble folder on ``runtime``; nested ensembles are refused."""
-    from har_stream.action_model.loading import load_action_model, read_meta
-
+def load_ensemble(
+    folder: Path,
+    meta: dict[str, Any],
+    runtime: str,
+    threads: int | None,
+    load_member: Callable[[Path, str, int | None], Any],
+) -> EnsembleActionModel:
+    """Load every member of the ensemble folder on ``runtime`` with ``load_member`` (``load_action_model``, which
+    calls this for an ensemble folder: passed in, so this module need not import the loader); nested ensembles are
+    refused."""
     spec = meta[ENSEMBLE_KEY]
     members = spec.get("members") if isinstance(spec, dict) else None
     if not isinstance(members, list) or not all(isinstance(m, dict) and "model" in m for m in members):
@@ -107,6 +112,6 @@ def load_ensemble(folder: Path, meta: dict[str, Any], runtime: str, threads: int
         path = member_folder(folder, str(entry["model"]))
         if ENSEMBLE_KEY in read_meta(path):
             raise ActionModelError(f"{folder}: member {entry['model']!r} is itself an ensemble; list its members")
-        loaded.append(load_action_model(path, runtime, threads))
+        loaded.append(load_member(path, runtime, threads))
         weights.append(float(entry.get("weight", 1.0)))
     return EnsembleActionModel(loaded, weights, meta, folder, flip=flip)

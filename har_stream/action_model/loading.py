@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from har_stream.action_model.base import ActionModelError, check_crops
-from har_stream.action_model.ensemble import ENSEMBLE_KEY, load_ensemble
+from har_stream.action_model.ensemble import load_ensemble
+from har_stream.action_model.meta import ENSEMBLE_KEY, read_meta
 from har_stream.action_model.network import HeadConfig, backbone_spec, build_network
 from har_stream.action_model.preprocess import preprocessor_for
 from har_stream.action_model.vgg16 import BackboneWeights
@@ -81,24 +82,6 @@ def save_model_folder(
     return folder
 
 
-def read_meta(folder: Path) -> dict[str, Any]:
-    """Read and check ``model.json``."""
-    path = folder / "model.json"
-    if not path.is_file():
-        raise ActionModelError(f"{folder} is not a model folder: {path} is missing")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ActionModelError(f"{path}: not valid JSON ({exc})") from exc
-    required = ("name", "backbone", "backbone_weights", "head", "classes", "input_size")
-    if ENSEMBLE_KEY in meta:  # an ensemble folder (har_stream.action_model.ensemble) names other folders instead
-        required = ("name", ENSEMBLE_KEY, "classes", "input_size")
-    missing = [key for key in required if key not in meta]
-    if missing:
-        raise ActionModelError(f"{path}: missing keys {missing}")
-    return meta
-
-
 #: ``classifier.runtime`` values: ``auto`` is ONNX Runtime int8 when the folder has it, else Keras.
 RUNTIMES = ("auto", "onnx-int8", "keras")
 
@@ -117,7 +100,7 @@ def load_action_model(folder: str | Path, runtime: str = "keras", threads: int |
     from har_stream.action_model.onnx_runtime import INT8_FILE, OnnxActionModel
 
     if ENSEMBLE_KEY in meta:
-        model = load_ensemble(folder, meta, runtime, threads)
+        model = load_ensemble(folder, meta, runtime, threads, load_member=load_action_model)
         if list(model.classes) != list(meta["classes"]) or model.input_size != int(meta["input_size"]):
             raise ActionModelError(
                 f"{folder}/model.json: classes or input_size differ from its members' "

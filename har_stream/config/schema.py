@@ -88,7 +88,7 @@ class DetectorConfig(StrictModel):
     backend: Literal["onnxruntime", "openvino", "torch"] = "onnxruntime"
     #: onnxruntime/openvino: use the int8 model ``<weights stem>-int8.onnx`` (models/, $HAR_STREAM_WEIGHTS,
     #: ../shared/weights) made by ``har-stream quantize-detector``: about 1.5x less CPU per frame, same people
-    #: found (benchmarks/RESULTS.md). Falls back to float32, with a warning, when there is none.
+    #: found (docs/research/performance.md). Falls back to float32, with a warning, when there is none.
     int8: bool = True
     #: Inference threads (default: the runtime's choice, usually one per core).
     threads: Annotated[int, Field(ge=1, le=256)] | None = None
@@ -159,12 +159,12 @@ class TemporalConfig(StrictModel):
     alpha: Annotated[float, Field(gt=0, le=1)] = 0.4
     #: How much of a motion action's score comes from the temporal model (the rest from the image classifier):
     #: score = w * temporal + (1 - w) * image. Until the temporal model has scored a person (seen on 4 frames),
-    #: the temporal part is 0, which keeps short, spurious tracks quiet (benchmarks/evidence_lever.py).
-    #: 0.5: the best cross-validated fighting clip AUROC over the CCTV train/val groups (benchmarks/fusion_cv.py).
+    #: the temporal part is 0, which keeps short, spurious tracks quiet (cross-validated; docs/research/actions.md).
+    #: 0.5: the best cross-validated fighting clip AUROC over the CCTV train/val groups (docs/research/actions.md).
     weight: Fraction = 0.5
     #: Per-action overrides of ``weight`` (e.g. ``{running: 0.5}``). Running is 1 by default: its temporal part
     #: is the kinematic running model (speed, steadiness and gait; ``running.json`` in the model folder), which
-    #: beats the image classifier's photo-trained running score on real footage (benchmarks/running_score.py).
+    #: beats the image classifier's photo-trained running score on real footage (docs/research/actions.md).
     action_weights: dict[str, Fraction] = Field(default_factory=lambda: {"running": 1.0})
 
     @field_validator("action_weights")
@@ -379,7 +379,7 @@ class OutputConfig(StrictModel):
     #: Open a live window.
     show: bool = False
     #: x264 quality (lower is better, 18 to 28 is typical) and speed preset. ultrafast costs about a third of
-    #: veryfast's CPU per 720p frame for roughly twice the file size (see benchmarks/RESULTS.md).
+    #: veryfast's CPU per 720p frame for roughly twice the file size (see docs/research/performance.md).
     video_crf: Annotated[int, Field(ge=0, le=51)] = 23
     video_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"

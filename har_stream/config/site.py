@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from har_stream.cluster.config import ClusterConfig
 from har_stream.config.base import PositiveSeconds, Seconds, StrictModel
+from har_stream.config.cluster import ClusterConfig
 from har_stream.config.env import EnvValues, resolve_env
 from har_stream.config.loading import ConfigError, ConfigIssue, _issue_from, parse_yaml, validate_config
 from har_stream.config.schema import HarStreamConfig
@@ -165,7 +165,7 @@ class SiteSettings(StrictModel):
     media: MediaConfig = MediaConfig()
     store: StoreConfig = StoreConfig()
     notify: NotifyConfig = NotifyConfig()
-    #: Run the cameras on a Ray cluster (see har_stream.cluster); absent: every camera runs in this process.
+    #: Run the cameras on a Ray cluster (see har_stream.serve.cluster); absent: every camera runs in this process.
     cluster: ClusterConfig | None = None
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ Weights use 7 of their 8 bits (ONNX Runtime's ``reduce_range``). CPUs without VN
 as many AMD EPYC and older Intel Xeon) multiply uint8 by int8 with an instruction that saturates its 16-bit
 sums; with full-range weights that wiped out detections on real CCTV footage (on an AVX2 EPYC, the first int8
 model found 40 of the 70 confident people that float32 found on 7 clips, none of the 17 in one fight clip;
-``benchmarks/int8_detector_check.py``). With 7-bit weights no sum can saturate, on any CPU.
+docs/models/int8.md). With 7-bit weights no sum can saturate, on any CPU.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What every camera of a site offers ``serve``: its health as one typed model, and the interface it implements.
 
 A camera is either a local :class:`~har_stream.serve.camera.CameraWorker` (a thread of this process) or, in
-cluster mode, a :class:`~har_stream.cluster.supervisor.RemoteCamera` (a Ray actor somewhere in the cluster).
+cluster mode, a :class:`~har_stream.serve.cluster.supervisor.RemoteCamera` (a Ray actor somewhere in the cluster).
 Both implement :class:`CameraHandle`, and both report :class:`CameraHealth`: the API, live updates, MQTT
 and metrics read that model only, so a camera that has not reported yet still has a complete health.
 """

@@ -35,7 +35,7 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def _cluster_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, CameraHandle]:
     """Cluster mode: each camera runs as a Ray actor (imported only here, so one machine never loads Ray)."""
-    from har_stream.cluster.supervisor import remote_cameras
+    from har_stream.serve.cluster.supervisor import remote_cameras
 
     return dict(remote_cameras(site, hub))
 
@@ -133,7 +133,7 @@ class SiteRuntime:
             self._stopped = True
         self.store.close()
         if self.site.cluster is not None:
-            from har_stream.cluster.engine import disconnect
+            from har_stream.serve.cluster.engine import disconnect
 
             disconnect()
         log.info("site stopped")

@@ -1,6 +1,6 @@
 """A video file replayed as a live camera: paced at its frame rate, newest frames kept, optionally looping.
 
-For live demos, benchmarks of frame age and soak tests that need a camera without a network stream
+For live demos, measurements of frame age and soak tests that need a camera without a network stream
 (``source.realtime: true``).
 """
 

@@ -10,8 +10,8 @@ distance.
 Speed alone is not enough: box jitter on close-up or crowded people, a box cut by the frame edge or a person
 entering the frame all move a box fast without anyone running. The steadiness measurements (how steady the box
 height is, how often the box touches the frame edge) let the model discount those. ``RUNNING_FEATURES`` holds more
-measurements than the shipped model reads (path straightness, stride, knee lift, approach speed): the experiments
-that chose its inputs compare them (benchmarks/running_score.py).
+measurements than the shipped model reads (path straightness, stride, knee lift, approach speed): the research
+that chose its inputs compares them (docs/research/actions.md).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ For each motion action of the temporal model (fighting, running) the person's sc
 action's entry in ``temporal.action_weights``), where
 ``temporal`` is the exponential moving average of the model's probability for that person and ``image`` the
 smoothed image-classifier score; until a person has enough history (``MIN_WINDOW_FRAMES``) the temporal part
-is 0 (cross-validated, this beats the image score alone there: ``benchmarks/evidence_lever.py``). Other actions keep
-the image classifier's score. When a fused motion score beats the person's label, the label becomes that action.
+is 0 (cross-validated over the train/val groups, this beats the image score alone there:
+docs/research/actions.md). Other actions keep the image classifier's score. When a fused motion score beats the
+person's label, the label becomes that action.
 
 Running, when the temporal model has a kinematic running model (``running.json``), is that model's probability
 on the person's newest window, not smoothed (its speed is already sustained over a window): how fast the person

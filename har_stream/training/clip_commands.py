@@ -97,8 +97,8 @@ def train_temporal_command(
     motion action) on the train groups, report the val groups, refit on both and export ONNX models."""
     setup_logging(log_level)
     from har_stream.clips import load_clip_split, read_clip_labels
-    from har_stream.temporal.card import write_temporal_card
-    from har_stream.temporal.training import train_temporal
+    from har_stream.training.temporal_card import write_temporal_card
+    from har_stream.training.temporal_training import train_temporal
 
     figures = train_temporal(
         read_clip_labels(clips),

@@ -86,9 +86,9 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
     """Score the members, choose the weights on val, write the ensemble folder; return its figures."""
     from har_stream.action_model.ensemble import ENSEMBLE_KEY, EnsembleActionModel
     from har_stream.action_model.loading import load_action_model
+    from har_stream.training.latency import measure_latency
     from har_stream.training.metrics import classification_report, headline_figures, log_loss
     from har_stream.training.reports import plot_confusion
-    from har_stream.training.trainer import measure_latency
     from har_stream.training.whole_finetune import scored
 
     if options.flip not in FLIP_CHOICES:

@@ -1,6 +1,6 @@
 """Backbone features computed once per image (and per augmented view) and cached on disk.
 
-Head experiments then take seconds instead of re-running the backbone. Images load on a thread pool while
+Head trials then take seconds instead of re-running the backbone. Images load on a thread pool while
 the backbone runs; unreadable images are reported and dropped (their rows are marked in ``kept``).
 """
 

@@ -53,8 +53,8 @@ def add_int8_copy(model_dir: str | Path, data: str | Path) -> dict[str, Any]:
     import json
 
     from har_stream.action_model.loading import load_action_model
+    from har_stream.training.latency import measure_latency
     from har_stream.training.reports import write_card
-    from har_stream.training.trainer import measure_latency
 
     folder = Path(model_dir)
     report = quantize_model_folder(folder, data)

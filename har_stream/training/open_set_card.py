@@ -22,8 +22,8 @@ def add_int8_and_card(folder: Path, data: Path, harvest: Path, seed: int = 0) ->
     from har_stream.action_model.onnx_runtime import write_int8_model
     from har_stream.config.schema import ClassifierConfig, DetectorConfig
     from har_stream.detection.detector import PersonDetector
+    from har_stream.training.latency import measure_latency
     from har_stream.training.served import person_boxes
-    from har_stream.training.trainer import measure_latency
 
     model = load_action_model(folder, runtime="keras")
     rng = np.random.default_rng(seed)

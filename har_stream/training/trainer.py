@@ -12,7 +12,6 @@ Recipes:
 from __future__ import annotations
 
 import logging
-import platform
 import shlex
 import sys
 import time
@@ -37,6 +36,7 @@ from har_stream.actions import ACTIONS
 from har_stream.training.dataset import DatasetError, LabelledImage, read_labels, save_split, stratified_split
 from har_stream.training.features import FeatureSet, extract_features
 from har_stream.training.fitting import FitSettings, History, fit, predict_features
+from har_stream.training.latency import measure_latency
 from har_stream.training.metrics import classification_report, headline_figures
 from har_stream.training.reports import plot_confusion, plot_curves, write_card
 
@@ -102,29 +102,6 @@ def advance(network: Any, from_cut: str, to_cut: str, x: np.ndarray) -> np.ndarr
 
     between = keras.Model(network.get_layer(from_cut).output, network.get_layer(to_cut).output)
     return predict_features(between, x, batch=64).astype(np.float16)
-
-
-def measure_latency(model: Any, repeats: int = 15) -> dict[str, Any]:
-    """Median milliseconds per crop at batch 1 and batch 8 on this machine (any ActionModel)."""
-    rng = np.random.default_rng(0)
-    result: dict[str, Any] = {"machine": f"{platform.machine()}, {_cpu_count()} CPU cores"}
-    for batch in (1, 8):
-        crops = rng.integers(0, 255, (batch, model.input_size, model.input_size, 3), dtype=np.uint8)
-        for _ in range(3):
-            model.predict(crops)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model.predict(crops)
-            times.append(time.perf_counter() - start)
-        result[f"batch{batch}"] = round(float(np.median(times)) * 1000 / batch, 2)
-    return result
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class _Data:

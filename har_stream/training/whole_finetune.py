@@ -203,7 +203,7 @@ def finish_model_folder(folder: Path, data: Path, figures: dict[str, Any], int8:
     """Time the saved folder on Keras, make and time its int8 copy (unless ``int8`` is False), write
     ``metrics.json``; return ``model.json`` with the latency and int8 figures added (and written)."""
     from har_stream.action_model.loading import load_action_model
-    from har_stream.training.trainer import measure_latency
+    from har_stream.training.latency import measure_latency
 
     meta = json.loads((folder / "model.json").read_text())
     meta["latency_ms_per_crop"] = {"keras": measure_latency(load_action_model(folder, "keras"))}

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from har_stream.cluster.ledger import WORKER_LOST, AlertLedger
-from har_stream.cluster.relay import EventRelay
-from har_stream.cluster.supervisor import RemoteCamera
 from har_stream.config import ConfigError
 from har_stream.config.site import validate_site
 from har_stream.rules.events import AlertEvent
 from har_stream.serve.app import Camera, ServerHealth, create_app
 from har_stream.serve.camera import CameraWorker
+from har_stream.serve.cluster.ledger import WORKER_LOST, AlertLedger
+from har_stream.serve.cluster.relay import EventRelay
+from har_stream.serve.cluster.supervisor import RemoteCamera
 from har_stream.serve.health import CameraHandle, CameraHealth
 from har_stream.serve.hub import AlertHub
 from har_stream.serve.runtime import SiteRuntime

@@ -1,7 +1,0 @@
-"""Cluster mode: a site's cameras as Ray actors spread over many machines, one dashboard and store on the head.
-
-Nothing here imports Ray at module level; only a site with a ``cluster`` section loads it (``engine``).
-Modules: ``config`` (the site's ``cluster`` section), ``relay`` (an actor's outbox of alert events),
-``actor`` (the camera actor wrapping :class:`~har_stream.serve.camera.CameraWorker`), ``ledger`` (dedup and
-``worker_lost`` ends), ``engine`` (connecting to Ray) and ``supervisor`` (the head-side camera handle).
-"""
