@@ -1,0 +1,158 @@
+"""Person down: what each cue of the fall watch adds, and what it costs, on harvested tracks of the train and val
+groups of ``falls/`` (the test group, gmdcsa24_subject1, is never read here; its figures come from
+``har-stream evaluate-video``).
+
+    .venv/bin/python -m experiments.falls_cues --json experiments/results/falls_cues.json
+
+The tracks come from ``python -m experiments.running_harvest`` (boxes and keypoints of every tracked person of
+every train/val clip, found by the real detector and tracker). Each variant replays them through
+:class:`~har_stream.temporal.falls.FallWatch` with one cue switched off, and applies the shipped rule (evidence
+0.6 held 1 s): falls alerted of the fall clips, daily-activity clips alerted, and the median seconds from the
+labelled fall start to the alert. The cost is FallStage's time per track update, interleaved with an empty stage
+over the same records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from experiments.paths import CLIP_FOLDERS, OUT, VIDEOS
+from har_stream.config.schema import FallsConfig
+from har_stream.frame import KEYPOINTS, FrameRecord
+from har_stream.temporal.fall_stage import FallStage
+from har_stream.temporal.falls import FallSettings, FallWatch
+from har_stream.training.harvest import ClipTracks
+
+MIN_CONFIDENCE, MIN_DURATION_S = 0.6, 1.0
+SHIPPED = FallSettings()
+VARIANTS: dict[str, FallSettings] = {
+    "shipped": SHIPPED,
+    "no track handover": dataclasses.replace(SHIPPED, handover_s=0.0),
+    "no crouch check (sitting counts as upright)": dataclasses.replace(SHIPPED, crouch_height=0.0),
+    "no settling (judged on the first lying frame)": dataclasses.replace(SHIPPED, settle_s=0.0),
+    "no width check (bending over counts as lying)": dataclasses.replace(SHIPPED, lying_width=0.0),
+    "no head drop needed": dataclasses.replace(SHIPPED, min_drop=0.0),
+    "no time limit (lying down slowly counts)": dataclasses.replace(SHIPPED, fall_within_s=1e9),
+    "no torso angle (box shape alone)": dataclasses.replace(SHIPPED, upright_angle=1e9, lying_angle=1e9),
+}
+
+
+def clips(harvest: Path) -> list[tuple[str, str, float | None, ClipTracks]]:
+    """(file, label, labelled fall start, tracks) of the train and val clips of falls/."""
+    split = {r["file"]: r["part"] for r in csv.DictReader(CLIP_FOLDERS["falls"].open())}
+    out = []
+    for row in csv.DictReader((VIDEOS / "falls" / "labels.csv").open()):
+        if split.get(row["file"]) not in ("train", "val"):
+            continue
+        path = harvest / f"{Path(row['file']).stem}.npz"
+        if path.is_file():
+            start = float(row["start_s"]) if row["start_s"] else None
+            out.append((row["file"], row["label"], start, ClipTracks.load(path)))
+    return out
+
+
+def first_alert(tracks: ClipTracks, settings: FallSettings) -> float | None:
+    """Media time of the first alert the shipped rule would raise (evidence held ``MIN_DURATION_S``)."""
+    watch = FallWatch(settings)
+    since: dict[int, float] = {}
+    for frame in np.unique(tracks.frame):
+        rows = tracks.frame == frame
+        t = float(tracks.timestamp[rows][0])
+        evidence, _ = watch.update(t, tracks.track_id[rows], tracks.box[rows], tracks.keypoints[rows])
+        for tid, e in zip(tracks.track_id[rows].tolist(), evidence, strict=True):
+            if e >= MIN_CONFIDENCE:
+                if t - since.setdefault(tid, t) >= MIN_DURATION_S:
+                    return t
+            else:
+                since.pop(tid, None)
+    return None
+
+
+def score(data: list, settings: FallSettings) -> dict:
+    alerts = [(label, start, first_alert(tracks, settings)) for _, label, start, tracks in data]
+    falls = [a for a in alerts if a[0] == "falling"]
+    daily = [a for a in alerts if a[0] != "falling"]
+    delays = [alert - start for _, start, alert in falls if alert is not None and start is not None]
+    return {
+        "falls_alerted": sum(a[2] is not None for a in falls),
+        "falls": len(falls),
+        "daily_alerted": sum(a[2] is not None for a in daily),
+        "daily": len(daily),
+        "median_s_from_fall_start": round(statistics.median(delays), 2) if delays else None,
+    }
+
+
+def records(data: list) -> list[FrameRecord]:
+    image = np.zeros((1, 1, 3), np.uint8)
+    out = []
+    for _, _, _, tracks in data:
+        for frame in np.unique(tracks.frame):
+            rows = tracks.frame == frame
+            det = sv.Detections(
+                xyxy=tracks.box[rows].astype(np.float32), tracker_id=tracks.track_id[rows] + 10_000 * len(out)
+            )
+            det.data[KEYPOINTS] = tracks.keypoints[rows]
+            t = float(tracks.timestamp[rows][0]) + 1000.0 * len(out)
+            out.append(
+                FrameRecord(index=len(out), timestamp=t, wall_time=t, captured_at=0.0, image=image, detections=det)
+            )
+    return out
+
+
+def cost(data: list, rounds: int = 5) -> dict:
+    """Milliseconds per track update of FallStage and of an empty stage, interleaved rounds, medians."""
+    recs = records(data)
+    updates = sum(len(r.detections) for r in recs)
+    timings: dict[str, list[float]] = {"fall stage": [], "empty stage": []}
+    for _ in range(rounds):
+        for name in timings:
+            stage = FallStage(FallsConfig()) if name == "fall stage" else (lambda record: record)
+            fresh = [
+                dataclasses.replace(
+                    r,
+                    detections=sv.Detections(
+                        xyxy=r.detections.xyxy, tracker_id=r.detections.tracker_id, data=dict(r.detections.data)
+                    ),
+                )
+                for r in recs
+            ]
+            start = time.perf_counter()
+            for record in fresh:
+                stage(record)
+            timings[name].append((time.perf_counter() - start) * 1000 / updates)
+    return {name: round(statistics.median(v), 4) for name, v in timings.items()} | {"track_updates": updates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--harvest", type=Path, default=OUT / "running_harvest")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    data = clips(args.harvest)
+    if not data:
+        raise SystemExit(
+            f"no harvested falls/ clips in {args.harvest}: run python -m experiments.running_harvest first"
+        )
+    result = {"clips": len(data), "variants": {}, "cost_ms_per_track_update": cost(data)}
+    for name, settings in VARIANTS.items():
+        result["variants"][name] = figures = score(data, settings)
+        falls = f"falls {figures['falls_alerted']}/{figures['falls']}"
+        daily = f"daily {figures['daily_alerted']}/{figures['daily']}"
+        print(f"{name:48s} {falls}  {daily}  median s {figures['median_s_from_fall_start']}", flush=True)
+    print(json.dumps(result["cost_ms_per_track_update"]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
