@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+from pydantic import BaseModel
 
 from har_stream.config.schema import ReconnectConfig
 
@@ -110,6 +111,19 @@ class SourceInfo:
     height: int | None = None
 
 
+class SourceCounters(BaseModel):
+    """A source's status and counters (since it was opened): part of the run summary, the event log's health
+    records, and a camera's health."""
+
+    status: str
+    frames_in: int
+    frames_dropped: int
+    reconnects: int
+    outages: int
+    decode_errors: int
+    fps_in: float
+
+
 @dataclass
 class FrameSource:
     """Runs ``reader`` on a thread and hands out :class:`CapturedFrame` objects in order.
@@ -182,18 +196,22 @@ class FrameSource:
             events.append(self._events.popleft())
         return events
 
-    def health(self) -> dict[str, object]:
-        """A snapshot of status and counters for logs and dashboards."""
+    def counters(self) -> SourceCounters:
+        """A snapshot of status and counters: what the run summary, health records and camera health report."""
         with self._lock:
-            return {
-                "status": self.status.value,
-                "frames_in": self.stats.frames_in,
-                "frames_dropped": self.stats.frames_dropped,
-                "reconnects": self.stats.reconnects,
-                "outages": self.stats.outages,
-                "decode_errors": self.stats.decode_errors,
-                "fps_in": round(self.stats.fps_in, 2),
-            }
+            return SourceCounters(
+                status=self.status.value,
+                frames_in=self.stats.frames_in,
+                frames_dropped=self.stats.frames_dropped,
+                reconnects=self.stats.reconnects,
+                outages=self.stats.outages,
+                decode_errors=self.stats.decode_errors,
+                fps_in=round(self.stats.fps_in, 2),
+            )
+
+    def health(self) -> dict[str, object]:
+        """:meth:`counters` as a plain dict (for scripts that read it so)."""
+        return self.counters().model_dump()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the reader thread and wait for it (bounded by the read timeout of the stream)."""
