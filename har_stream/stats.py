@@ -1,8 +1,9 @@
 """Run statistics: throughput, per-stage latency, frame age, people and classifier load, and the run summary.
 
 :class:`RunSummary` is the one definition of a run's summary: ``Pipeline.run`` returns it, ``har-stream run``
-prints it (and writes it with ``--summary-json``) as :meth:`RunSummary.as_json`; its ``source`` part is the
-:class:`~har_stream.sources.base.SourceCounters` a camera's health is built from, local or remote.
+prints it (and writes it with ``--summary``) as :meth:`RunSummary.as_json`. Its ``source`` part is the
+:class:`SourceCounters` a source reports (``FrameSource.counters``): the same snapshot the event log's health
+records and a camera's health (local, or a cluster camera's worker) are built from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from har_stream.frame import FrameRecord
-from har_stream.sources.base import SourceCounters
+
+
+class SourceCounters(BaseModel):
+    """A source's status and counters (since it was opened): part of the run summary, the event log's health
+    records, and a camera's health."""
+
+    status: str
+    frames_in: int
+    frames_dropped: int
+    reconnects: int
+    outages: int
+    decode_errors: int
+    fps_in: float
 
 
 class MeanP95(BaseModel):

@@ -9,8 +9,7 @@ import pytest
 import supervision as sv
 
 from har_stream.frame import FrameRecord
-from har_stream.sources.base import SourceCounters
-from har_stream.stats import ClassifierInfo, MeanP95, RunStats, RunSummary, mean_p95
+from har_stream.stats import ClassifierInfo, MeanP95, RunStats, RunSummary, SourceCounters, mean_p95
 
 #: The keys of `har-stream run`'s last line (before outputs, interrupted and error), in order.
 SUMMARY_KEYS = [

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel
 
 from har_stream.config.schema import ReconnectConfig
+from har_stream.stats import SourceCounters
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +109,6 @@ class SourceInfo:
     frame_count: int | None = None
     width: int | None = None
     height: int | None = None
-
-
-class SourceCounters(BaseModel):
-    """A source's status and counters (since it was opened): part of the run summary, the event log's health
-    records, and a camera's health."""
-
-    status: str
-    frames_in: int
-    frames_dropped: int
-    reconnects: int
-    outages: int
-    decode_errors: int
-    fps_in: float
 
 
 @dataclass
