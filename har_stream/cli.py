@@ -221,7 +221,7 @@ def run(
         log.warning("source problem: %s", problem)
     for kind, path in result.outputs.items():
         log.info("%s: %s", kind, path)
-    payload = {**s, "outputs": result.outputs, "interrupted": result.interrupted, "error": result.error}
+    payload = {**s.as_json(), "outputs": result.outputs, "interrupted": result.interrupted, "error": result.error}
     if summary is not None:
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(json.dumps(payload, indent=2))

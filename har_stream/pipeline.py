@@ -27,7 +27,7 @@ from har_stream.sinks import EventLogSink, SnapshotSink, VideoExportSink, Window
 from har_stream.smoothing import ActionSmoother
 from har_stream.sources import CameraStatus, FrameSource, SourceError, open_source
 from har_stream.stage_thread import RecordReader, StageThread, inline_stage
-from har_stream.stats import RunStats, mean_p95
+from har_stream.stats import ClassifierInfo, MeanP95, RunStats, RunSummary
 from har_stream.temporal.fall_stage import FallStage
 from har_stream.temporal.model import TemporalModel, load_temporal_model
 from har_stream.temporal.stage import TemporalStage
@@ -52,7 +52,7 @@ class Sink(Protocol):
 class RunResult:
     """What a run did: statistics, where outputs went, and how it ended."""
 
-    summary: dict[str, Any]
+    summary: RunSummary = field(default_factory=RunSummary.empty)
     outputs: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     error: str | None = None
@@ -126,7 +126,7 @@ class Pipeline:
         if not isinstance(source, FrameSource):
             source = open_source(source, self.config.source)
         run = _Run(self, source, on_frame, on_closed_alerts, progress)
-        result = RunResult(summary={}, outputs=run.outputs)
+        result = RunResult(outputs=run.outputs)
         try:
             read = run.start()  # source -> detect
             while not self._stop.is_set():
@@ -274,7 +274,7 @@ class _Run:
                 entry["attempt"] = change.attempt
             if change.retry_in_s is not None:
                 entry["retry_in_s"] = round(change.retry_in_s, 3)
-            entry.update(self.source.health())
+            entry.update(self.source.counters().model_dump())
             entry["status"] = change.status.value
             entry["fps_processed"] = round(self.stats.recent_fps, 2)
             self.events.append(entry)
@@ -308,18 +308,18 @@ class _Run:
             except Exception as exc:  # one failing sink must not stop the others from finalising
                 log.error("closing %s failed: %s", type(sink).__name__, exc)
                 result.error = result.error or str(exc)
-        result.summary = self.stats.summary()
+        summary = result.summary = self.stats.summary()
         for sink in self.sinks:
             if isinstance(sink, VideoExportSink) and sink.encode_ms:
-                result.summary["stages_ms"]["encode"] = mean_p95(sink.encode_ms)
-        result.summary["source"] = self.source.health()
+                summary.stages_ms["encode"] = MeanP95.of(sink.encode_ms)
+        summary.source = self.source.counters()
         temporal = self.temporal.model
-        result.summary["temporal_model"] = temporal.name if temporal is not None else "none"
+        summary.temporal_model = temporal.name if temporal is not None else "none"
         model = self.classifier.model
-        result.summary["classifier"] = {
-            "model": model.name if model is not None else "none",
-            "runtime": getattr(model, "runtime", "") if model is not None else "",
-        }
+        summary.classifier = ClassifierInfo(
+            model=model.name if model is not None else "none",
+            runtime=getattr(model, "runtime", "") if model is not None else "",
+        )
         result.source_problems = list(self.source.problems)
         unwritten = {
             "video": not any(sink.frames_written for sink in self.sinks if isinstance(sink, VideoExportSink)),
@@ -403,7 +403,7 @@ def _iso(wall_time: float) -> str:
 def _health_entry(source: FrameSource, camera: str, stats: RunStats, why: str) -> dict[str, Any]:
     now = time.time()
     entry: dict[str, Any] = {"type": "camera_health", "camera": camera, "wall_time": now, "time": _iso(now)}
-    entry.update(source.health())
+    entry.update(source.counters().model_dump())
     entry["fps_processed"] = round(stats.recent_fps, 2)
     entry["frames_processed"] = stats.frames
     entry["report"] = why

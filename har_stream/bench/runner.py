@@ -64,7 +64,7 @@ def run_harstream(config: HarStreamConfig, video: Path, frames: int, workdir: Pa
     reset_peak_rss()
     source = live_source(video) if live else None
     result = pipeline.run(source=source if live else str(video), max_frames=frames)
-    summary = dict(result.summary)
+    summary = result.summary.as_json()
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)
     summary["detector"] = {"imgsz": config.detector.imgsz, "model": config.detector.model}
     summary["classifier"] = getattr(pipeline.action_model, "name", "none")

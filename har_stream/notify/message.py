@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from har_stream.rules.events import AlertEvent
+from har_stream.rules.events import AlertEvent, media_url
 
-
-def media_url(base_url: str, relative: str) -> str:
-    """Absolute URL of a file in the media folder, e.g. ``http://127.0.0.1:8080/media/snapshots/a.jpg``."""
-    return f"{base_url.rstrip('/')}/media/{quote(relative)}"
+__all__ = ["alert_message", "media_url", "safe_host"]
 
 
 def alert_message(event: AlertEvent, snapshot: str | None, base_url: str) -> dict[str, Any]:

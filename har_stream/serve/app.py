@@ -19,12 +19,13 @@ from pydantic import BaseModel, Field
 from har_stream import __version__
 from har_stream.actions import RULE_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import SEVERITIES
+from har_stream.rules.events import Alert
 from har_stream.serve.auth import TokenAuth
 from har_stream.serve.health import CameraHandle, CameraHealth
 from har_stream.serve.hosts import HostCheck, allowed_host_names
 from har_stream.serve.media import media_type, resolve_media
 from har_stream.serve.metrics import CONTENT_TYPE, metrics_registry, render
-from har_stream.serve.runtime import SiteRuntime, event_view
+from har_stream.serve.runtime import SiteRuntime
 from har_stream.store import EventQuery
 
 STATIC = Path(str(files("har_stream.serve") / "static"))
@@ -47,29 +48,8 @@ class Camera(CameraHealth):
     rules: list[str]
 
 
-class Event(BaseModel):
+class Event(Alert):
     """An alert: one person matching one rule, from its start to its end."""
-
-    alert_id: str
-    camera: str
-    rule: str
-    severity: str
-    track_id: int
-    action: str = Field(description="the action the rule judged; for a '*' rule, the label the person's box showed")
-    confidence: float = Field(description="the evidence for that action (0 for unknown)")
-    zone: str | None
-    started_at: float = Field(description="epoch seconds")
-    time: str = Field(description="start time, ISO 8601 UTC")
-    media_time: float = Field(description="the source's clock at the start (media seconds for files)")
-    frame_index: int
-    box: list[float]
-    ended_at: float | None
-    duration_s: float | None
-    peak_confidence: float | None
-    end_reason: str | None = Field(description="condition_cleared, track_ended, shutdown or interrupted")
-    active: bool
-    snapshot_url: str | None
-    clip_url: str | None
 
 
 class EventPage(BaseModel):
@@ -223,14 +203,14 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     ) -> EventPage:
         query = EventQuery(camera, action, rule, severity, _epoch(since), _epoch(until), limit, offset)
         total, rows = runtime.store.query(query)
-        return EventPage(total=total, limit=limit, offset=offset, items=[Event(**event_view(r)) for r in rows])
+        return EventPage(total=total, limit=limit, offset=offset, items=[_served(r) for r in rows])
 
     @app.get("/api/events/{alert_id}", tags=["events"], summary="One alert", responses=NOT_FOUND)
     def get_event(alert_id: str) -> Event:
         row = runtime.store.get(alert_id)
         if row is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
-        return Event(**event_view(row))
+        return _served(row)
 
     @app.get(
         "/api/events/{alert_id}/snapshot",
@@ -241,7 +221,7 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     )
     def event_snapshot(alert_id: str) -> FileResponse:
         row = runtime.store.get(alert_id)
-        path = resolve_media(runtime.media_root, row["snapshot"]) if row and row.get("snapshot") else None
+        path = resolve_media(runtime.media_root, row.snapshot) if row is not None and row.snapshot else None
         if path is None:
             raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
         return FileResponse(path, media_type="image/jpeg")
@@ -335,6 +315,10 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
     # Outermost: a request for a foreign host name is refused before anything else looks at it.
     app.add_middleware(HostCheck, allowed=allowed_host_names(site.server.host, site.server.allowed_hosts))
     return app
+
+
+def _served(alert: Alert) -> Event:
+    return Event.model_validate(alert, from_attributes=True)
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

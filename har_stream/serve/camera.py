@@ -104,10 +104,11 @@ class CameraWorker:
             frames, active, size = self._frames, self._active_alerts, self._size
             times = list(self._times)
             captured_at, past = self._captured_at, self._past.copy()
-        counters: dict[str, Any] = source.health() if source is not None else {}
-        for key in SOURCE_COUNTERS:
-            past[key] += int(counters.get(key, 0))
-        status = str(counters.get("status", state)) if state == "running" else state
+        counters = source.counters() if source is not None else None
+        if counters is not None:
+            for key in SOURCE_COUNTERS:
+                past[key] += getattr(counters, key)
+        status = counters.status if counters is not None and state == "running" else state
         now = time.monotonic()
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else 0.0
         if times and now - times[-1] > 5.0:
@@ -117,7 +118,7 @@ class CameraWorker:
             status=status,
             connected=status == "connected",
             source=redact(str(self.config.source.uri)) if self.config.source.uri is not None else None,
-            fps_in=float(counters.get("fps_in", 0.0)),
+            fps_in=counters.fps_in if counters is not None else 0.0,
             fps_processed=round(fps, 2),
             frames_in=past["frames_in"],
             frames_processed=frames,
@@ -185,12 +186,12 @@ class CameraWorker:
             finally:
                 if self._clips is not None:
                     self._clips.close()
-            final: dict[str, Any] = source.health()
+            final = source.counters()
             with self._lock:
                 self._source = None
                 self._active_alerts = 0
                 for key in SOURCE_COUNTERS:
-                    self._past[key] += int(final.get(key, 0))
+                    self._past[key] += getattr(final, key)
             if self._stop.is_set():
                 break
             if error:
@@ -198,7 +199,7 @@ class CameraWorker:
                 self._stop.wait(self.restart_delay_s)
                 continue
             self._set("finished")
-            log.info("camera %s: source ended after %d frames", self.name, result.summary["frames"] if result else 0)
+            log.info("camera %s: source ended after %d frames", self.name, result.summary.frames if result else 0)
             return
         self._set(STOPPED)
 

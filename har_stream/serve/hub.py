@@ -21,7 +21,7 @@ from typing import Any
 from har_stream.notify.message import alert_message
 from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
-from har_stream.rules.events import AlertEvent
+from har_stream.rules.events import Alert, AlertEvent
 from har_stream.serve.health import CameraHealth
 from har_stream.store import EventStore, StoreError
 
@@ -50,14 +50,14 @@ class _Subscriber:
 
 
 class AlertHub:
-    """Routes alert events and camera health; ``view`` turns a stored row into what the API returns."""
+    """Routes alert events and camera health; ``view`` turns a stored alert into what live updates send."""
 
     def __init__(
         self,
         store: EventStore,
         media_folder: Path,
         base_url: str,
-        view: Callable[[dict[str, Any]], dict[str, Any]],
+        view: Callable[[Alert], dict[str, Any]] = Alert.live_json,
         webhooks: list[WebhookNotifier] | None = None,
         mqtt: MqttNotifier | None = None,
         queue_size: int = 10_000,

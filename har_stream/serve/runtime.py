@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from har_stream.config.site import SiteConfig
-from har_stream.notify.message import media_url
 from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.serve.camera import CameraWorker
@@ -22,15 +20,6 @@ from har_stream.store import EventStore
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 1.0
-
-
-def event_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored alert as the API and live updates show it: with site-relative media URLs."""
-    view = dict(row)
-    view["time"] = dt.datetime.fromtimestamp(row["started_at"], dt.UTC).isoformat(timespec="milliseconds")
-    view["snapshot_url"] = media_url("", row["snapshot"]) if row.get("snapshot") else None
-    view["clip_url"] = media_url("", row["clip"]) if row.get("clip") else None
-    return view
 
 
 def _cluster_cameras(site: SiteConfig, hub: AlertHub) -> dict[str, CameraHandle]:
@@ -62,9 +51,7 @@ class SiteRuntime:
         ]
         names = [c.camera for c in site.cameras]
         self.mqtt = MqttNotifier(site.notify.mqtt, names) if site.notify.mqtt is not None else None
-        self.hub = AlertHub(
-            self.store, self.media_root, site.server.base_url, event_view, webhooks=self.webhooks, mqtt=self.mqtt
-        )
+        self.hub = AlertHub(self.store, self.media_root, site.server.base_url, webhooks=self.webhooks, mqtt=self.mqtt)
         self.cameras: dict[str, CameraHandle] = (
             _cluster_cameras(site, self.hub)
             if site.cluster is not None

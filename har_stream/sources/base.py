@@ -20,6 +20,7 @@ from enum import StrEnum
 import numpy as np
 
 from har_stream.config.schema import ReconnectConfig
+from har_stream.stats import SourceCounters
 
 log = logging.getLogger(__name__)
 
@@ -182,18 +183,22 @@ class FrameSource:
             events.append(self._events.popleft())
         return events
 
-    def health(self) -> dict[str, object]:
-        """A snapshot of status and counters for logs and dashboards."""
+    def counters(self) -> SourceCounters:
+        """A snapshot of status and counters: what the run summary, health records and camera health report."""
         with self._lock:
-            return {
-                "status": self.status.value,
-                "frames_in": self.stats.frames_in,
-                "frames_dropped": self.stats.frames_dropped,
-                "reconnects": self.stats.reconnects,
-                "outages": self.stats.outages,
-                "decode_errors": self.stats.decode_errors,
-                "fps_in": round(self.stats.fps_in, 2),
-            }
+            return SourceCounters(
+                status=self.status.value,
+                frames_in=self.stats.frames_in,
+                frames_dropped=self.stats.frames_dropped,
+                reconnects=self.stats.reconnects,
+                outages=self.stats.outages,
+                decode_errors=self.stats.decode_errors,
+                fps_in=round(self.stats.fps_in, 2),
+            )
+
+    def health(self) -> dict[str, object]:
+        """:meth:`counters` as a plain dict (for scripts that read it so)."""
+        return self.counters().model_dump()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the reader thread and wait for it (bounded by the read timeout of the stream)."""

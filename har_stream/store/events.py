@@ -11,29 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
+from har_stream.rules.events import ALERT_END, ALERT_START, END_FIELDS, Alert, AlertEvent
 from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate, schema_version
 
-_COLUMNS = (
-    "alert_id",
-    "camera",
-    "rule",
-    "severity",
-    "track_id",
-    "action",
-    "confidence",
-    "zone",
-    "started_at",
-    "media_time",
-    "frame_index",
-    "box",
-    "ended_at",
-    "duration_s",
-    "peak_confidence",
-    "end_reason",
-    "snapshot",
-    "clip",
-)
+#: The alerts table's columns: the stored fields of :class:`Alert`, in order.
+_COLUMNS = Alert.stored_fields()
+#: Columns an alert's start fills (the end fills :data:`END_FIELDS`).
+_OPENED = tuple(c for c in _COLUMNS if c not in (*END_FIELDS, "clip"))
 
 
 @dataclass(frozen=True)
@@ -81,52 +65,20 @@ class EventStore:
         Idempotent per alert_id: a repeated start or end changes nothing, so events may be delivered twice.
         Returns whether a new row was inserted.
         """
-        box = json.dumps([round(float(v), 1) for v in event.box])
-        inserted = 0
-        if event.type == ALERT_START:
-            inserted = self._write(
-                "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
-                " started_at, media_time, frame_index, box, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    event.alert_id,
-                    event.camera,
-                    event.rule,
-                    event.severity,
-                    int(event.track_id),
-                    event.action,
-                    float(event.confidence),
-                    event.zone,
-                    float(event.wall_time),
-                    float(event.timestamp),
-                    int(event.frame_index),
-                    box,
-                    snapshot,
-                ),
-            )
-        elif event.type == ALERT_END:
-            duration = float(event.duration_s or 0.0)
-            inserted = self._write(
-                "INSERT OR IGNORE INTO alerts (alert_id, camera, rule, severity, track_id, action, confidence, zone,"
-                " started_at, media_time, frame_index, box) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    event.alert_id,
-                    event.camera,
-                    event.rule,
-                    event.severity,
-                    int(event.track_id),
-                    event.action,
-                    float(event.confidence),
-                    event.zone,
-                    float(event.wall_time) - duration,
-                    float(event.started_at if event.started_at is not None else event.timestamp),
-                    int(event.frame_index),
-                    box,
-                ),
-            )
+        if event.type not in (ALERT_START, ALERT_END):
+            return False
+        opened = Alert.opened_by(event, snapshot if event.type == ALERT_START else None)
+        opened["box"] = json.dumps(opened["box"])
+        inserted = self._write(
+            f"INSERT OR IGNORE INTO alerts ({', '.join(_OPENED)}) VALUES ({','.join('?' * len(_OPENED))})",
+            tuple(opened[c] for c in _OPENED),
+        )  # an end without its start (lost) is inserted too, with the start reckoned back from the end
+        if event.type == ALERT_END:
+            ended = Alert.ended_by(event)
             self._write(
-                "UPDATE alerts SET ended_at=?, duration_s=?, peak_confidence=?, end_reason=? WHERE alert_id=?"
+                f"UPDATE alerts SET {', '.join(f'{c}=?' for c in END_FIELDS)} WHERE alert_id=?"
                 " AND ended_at IS NULL",  # the first end wins: a repeated end (at-least-once delivery) is a no-op
-                (float(event.wall_time), duration, event.peak_confidence, event.reason, event.alert_id),
+                (*(ended[c] for c in END_FIELDS), event.alert_id),
             )
         return inserted > 0
 
@@ -185,8 +137,8 @@ class EventStore:
                 raise StoreError(f"writing to the event database {self.path} failed: {exc}") from None
 
     # -- reading -------------------------------------------------------------------------------------
-    def query(self, query: EventQuery = EventQuery()) -> tuple[int, list[dict[str, Any]]]:
-        """Alerts matching ``query``, newest first: (total matching, one page of rows as dicts)."""
+    def query(self, query: EventQuery = EventQuery()) -> tuple[int, list[Alert]]:
+        """Alerts matching ``query``, newest first: (total matching, one page of alerts)."""
         where, params = [], []
         for column in ("camera", "action", "rule", "severity"):
             value = getattr(query, column)
@@ -208,7 +160,7 @@ class EventStore:
             ).fetchall()
         return total, [_row(r) for r in rows]
 
-    def get(self, alert_id: str) -> dict[str, Any] | None:
+    def get(self, alert_id: str) -> Alert | None:
         """One alert by id, or None."""
         with self._lock:
             row = self._conn.execute(
@@ -255,8 +207,7 @@ class EventStore:
             self._conn.close()
 
 
-def _row(row: sqlite3.Row) -> dict[str, Any]:
+def _row(row: sqlite3.Row) -> Alert:
     data = dict(row)
     data["box"] = json.loads(data["box"])
-    data["active"] = data["end_reason"] is None
-    return data
+    return Alert.from_stored(data)

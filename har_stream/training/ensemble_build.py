@@ -179,27 +179,28 @@ def build_ensemble(options: EnsembleOptions) -> dict[str, Any]:
 def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
     """``card.md`` of an ensemble folder, from its ``model.json``."""
     from har_stream.action_model.ensemble import ENSEMBLE_KEY
-    from har_stream.training.reports import card_notes
+    from har_stream.model_card import ModelCard, Table
+    from har_stream.training.reports import figures_table
 
     spec = meta[ENSEMBLE_KEY]
-    lines = [
-        f"# Action model `{meta['name']}` (ensemble)",
-        "",
-        f"Built {meta['saved']} with `{meta['command']}`. It holds no network of its own: the pipeline runs each "
-        "member (its int8 copy under `classifier.runtime: auto`) on the person crop, shrunk to the member's input "
-        f"size, and averages their probabilities with the weights below. Crops are cut at {meta['input_size']} px.",
-        "",
-        "## Members",
-        "| member | weight | val accuracy alone | test accuracy alone |",
-        "|---|---|---|---|",
-    ]
-    flip = spec.get("test_time_flip", False)
+    card = ModelCard(
+        f"Action model `{meta['name']}` (ensemble)",
+        [
+            f"Built {meta['saved']} with `{meta['command']}`. It holds no network of its own: the pipeline runs each "
+            "member (its int8 copy under `classifier.runtime: auto`) on the person crop, shrunk to the member's input "
+            f"size, and averages their probabilities with the weights below. Crops are cut at {meta['input_size']} px."
+        ],
+    )
+    members = Table(["member", "weight", "val accuracy alone", "test accuracy alone"])
     for entry in spec["members"]:
-        name = Path(entry["model"]).name
-        alone = spec["members_alone_accuracy"].get(name, {})
-        val, test = alone.get("val", "–"), alone.get("test", "–")
-        lines.append(f"| `{entry['model']}` | {entry['weight']:.2f} | {val} | {test} |")
-    lines += [
+        alone = spec["members_alone_accuracy"].get(Path(entry["model"]).name, {})
+        members.rows.append(
+            [f"`{entry['model']}`", f"{entry['weight']:.2f}", str(alone.get("val", "–")), str(alone.get("test", "–"))]
+        )
+    flip = spec.get("test_time_flip", False)
+    card.add(
+        "Members",
+        members,
         "",
         f"Weights chosen on the val split by {spec['weights_chosen_on']} (a grid on the simplex); the test split was "
         "scored once, after the choice. The members share one split (`split.csv` of each). Test-time flip: "
@@ -210,30 +211,20 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         )
         + _flip_choice_text(spec)
         + ".",
-        "",
-        "## Figures (whole images, as `har-stream evaluate` feeds them)",
-        "",
-        "| split | images | top-1 accuracy | log loss | balanced accuracy | macro F1 |",
-        "|---|---|---|---|---|---|",
-    ]
-    for part, f in meta["figures"].items():
-        lines.append(
-            f"| {part} | {f['n_images']} | {f['accuracy']:.3f} | {f['log_loss']:.3f} | "
-            f"{f['balanced_accuracy']:.3f} | {f['macro_f1']:.3f} |"
-        )
+    )
+    figures = card.add("Figures (whole images, as `har-stream evaluate` feeds them)")
+    figures.body += ["", figures_table(meta["figures"])]
     for runtime, lat in meta.get("latency_ms_per_crop", {}).items():
-        lines += ["", f"Latency per crop ({runtime}, {lat['machine']}): batch 1 {lat['batch1']:.1f} ms, batch 8 "
-                  f"{lat['batch8']:.1f} ms: the members' costs added up."]  # fmt: skip
-    lines += [
+        figures.body += ["", f"Latency per crop ({runtime}, {lat['machine']}): batch 1 {lat['batch1']:.1f} ms, batch 8 "
+                         f"{lat['batch8']:.1f} ms: the members' costs added up."]  # fmt: skip
+    figures.body += [
         "",
         f"Classes (output order): {', '.join(meta['classes'])}.",
         "",
         "Files: `model.json`, `split.csv` (the members'), `metrics.json`, `confusion.png`, `card.md`.",
     ]
-    lines += card_notes(meta)
-    path = folder / "card.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    card.add_notes(meta.get("notes"))
+    return card.write(folder)
 
 
 def _flip_choice_text(spec: dict[str, Any]) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from har_stream.actions import ALL_ACTIONS
+from har_stream.model_card import ModelCard, Table
 from har_stream.training.background import labelled_crops
 from har_stream.training.dataset import load_bgr, load_split, read_labels
-from har_stream.training.reports import card_notes
 from har_stream.training.served import read_crop, served_crop
 
 
@@ -57,22 +57,26 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
     """``card.md`` of an open-set model folder, from its ``model.json``."""
     figures = meta.get("figures", {})
     cal = meta.get("calibration", {})
-    lines = [
-        f"# Action model `{meta['name']}`",
-        "",
-        "Open-set action classifier, trained as served.",
-        f"Trained {meta.get('saved', '')} with `{meta.get('command', '')}`.",
-        "",
-        "## Classes",
+    card = ModelCard(
+        f"Action model `{meta['name']}`",
+        [
+            "Open-set action classifier, trained as served.",
+            f"Trained {meta.get('saved', '')} with `{meta.get('command', '')}`.",
+        ],
+    )
+    card.add(
+        "Classes",
         f"The 15 HAR actions plus background classes for ordinary people: {', '.join(meta['classes'])}.",
         "On data that has only the 15 actions, a background prediction counts as an error.",
-        "",
-        "## Backbone",
+    )
+    card.add(
+        "Backbone",
         f"- `{meta['backbone']}`, input {meta['input_size']}x{meta['input_size']}: the backbone of "
         f"`{meta.get('base_model')}`, its fine-tuned top stages included, unchanged (same cost per crop).",
         f"- Backbone weights: {meta['backbone_weights']['description']}.",
-        "",
-        "## Data",
+    )
+    card.add(
+        "Data",
         f"- Photos: the HAR images and the base model's split (`split.csv`); served crops: "
         f"{meta['served_crops']['photos_with_person']} of {meta['served_crops']['photos']} photos have a detected "
         f"person ({meta['served_crops']['rule']}).",
@@ -83,14 +87,9 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
         "or other, people touching another person in fight clips are fighting).",
         "- CCTV-style augmentation of the photo crops: people 40-150 px tall resampled back up, blur, JPEG "
         "quality 20-70, greyscale, a high camera angle.",
-        "",
-        "## Recipe",
-        *[f"- {step}" for step in meta["recipe"]["steps"]],
-        "",
-        "## Figures (Keras, before int8)",
-        "| data | accuracy | log loss | ECE |",
-        "|---|---|---|---|",
-    ]
+    )
+    card.add("Recipe", *[f"- {step}" for step in meta["recipe"]["steps"]])
+    table = Table(["data", "accuracy", "log loss", "ECE"])
     for key, title in (
         ("test_photo_whole", "HAR test split, whole images (comparable with published figures)"),
         ("test_photo_crop", "HAR test split, served person crops"),
@@ -99,15 +98,17 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
         if key in figures:
             f = figures[key]
             ece = f"{f['ece']:.3f}" if "ece" in f else "–"
-            lines.append(f"| {title} | {f['accuracy']:.3f} | {f['log_loss']:.3f} | {ece} |")
-    lines += [
+            table.rows.append([title, f"{f['accuracy']:.3f}", f"{f['log_loss']:.3f}", ece])
+    section = card.add(
+        "Figures (Keras, before int8)",
+        table,
         "",
         f"Calibration: temperature {cal.get('temperature')} fitted on validation rows; val ECE "
         f"{cal.get('val_ece_before')} before, {cal.get('val_ece_after')} after.",
-    ]
+    )
     if "int8" in meta:
         i8 = meta["int8"]
-        lines += [
+        section.body += [
             "",
             f"int8 ONNX copy (`{i8['file']}`, what the pipeline runs): accuracy {i8['accuracy_int8']} vs Keras "
             f"{i8['accuracy_keras']} on {i8['checked_crops']} held-out test photos, "
@@ -115,13 +116,11 @@ def write_open_set_card(folder: Path, meta: dict[str, Any]) -> Path:
         ]
     if "latency_ms_per_crop" in meta:
         lat = meta["latency_ms_per_crop"]
-        lines += [
+        section.body += [
             "",
             "Latency, ms per crop (batch 1 / batch 8): "
             + "; ".join(f"{k} {v['batch1']} / {v['batch8']}" for k, v in lat.items())
             + f" ({lat['keras']['machine']}).",
         ]
-    lines += card_notes(meta)
-    path = folder / "card.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    card.add_notes(meta.get("notes"))
+    return card.write(folder)

