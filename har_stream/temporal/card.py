@@ -22,7 +22,7 @@ def write_temporal_card(folder: Path) -> Path:
         "## Data and split",
         f"- {data.get('clips', '')}; windows: {data.get('windows', {})}.",
         "- Groups (the recording a clip was cut from) never straddle train/val/test; the test groups are used "
-        "only by `har-stream evaluate-video --split models/cctv_split.csv --part test`.",
+        "only by `har-stream clips evaluate-video --split models/cctv_split.csv --part test`.",
         "- Per-track targets from per-clip labels (see `har_stream/temporal/dataset.py`): in a fight clip, people "
         "touching another person's box on at least half their frames are fighting, bystanders are left out; every "
         "person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
@@ -65,7 +65,7 @@ def write_temporal_card(folder: Path) -> Path:
     if test:
         lines += [
             "",
-            "## Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
+            "## Held-out test groups (har-stream clips evaluate-video --split models/cctv_split.csv --part test)",
             *[f"- {line}" for line in test],
         ]
     tried = meta.get("levers_tried")
@@ -80,7 +80,10 @@ def write_temporal_card(folder: Path) -> Path:
     if cost:
         lines += ["", "## Cost", *[f"- {line}" for line in cost]]
     if not test:
-        lines += ["", "Held-out test figures (evaluate-video on the test groups) are in docs/research/actions.md."]
+        lines += [
+            "",
+            "Held-out test figures (clips evaluate-video on the test groups) are in docs/research/actions.md.",
+        ]
     path = folder / "card.md"
     path.write_text("\n".join(lines) + "\n")
     return path

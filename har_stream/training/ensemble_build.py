@@ -29,7 +29,7 @@ from har_stream.training.dataset import DatasetError, LabelledImage, split_parts
 
 @dataclass
 class EnsembleOptions:
-    """What ``har-stream make-ensemble`` accepts."""
+    """What ``har-stream models ensemble`` accepts."""
 
     members: list[Path]
     data: Path
@@ -211,7 +211,7 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         + _flip_choice_text(spec)
         + ".",
         "",
-        "## Figures (whole images, as `har-stream evaluate` feeds them)",
+        "## Figures (whole images, as `har-stream models evaluate` feeds them)",
         "",
         "| split | images | top-1 accuracy | log loss | balanced accuracy | macro F1 |",
         "|---|---|---|---|---|---|",
