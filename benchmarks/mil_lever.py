@@ -12,7 +12,7 @@ positive, the others are left out (neither positive nor negative); a second mode
     .venv/bin/python benchmarks/fusion_cv.py --work out/fusion_cv352_flow   # first: the folds' image traces
     .venv/bin/python benchmarks/mil_lever.py --work out/fusion_cv352_flow [--json benchmarks/video/mil_lever.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every benchmark scenario of benchmarks/RESULTS.md, each as its own `har-stream bench` process.
+"""Run every benchmark scenario of benchmarks/RESULTS.md, each as its own `har-stream bench pipeline` process.
 
     .venv/bin/python benchmarks/run_benchmarks.py [--out out/bench] [--only crowd light ...]
 

@@ -10,7 +10,7 @@ scores of a fusion_cv.py fold cache (motion alone when that cache has no traces 
 
     .venv/bin/python benchmarks/window_lever.py --work out/fusion_cv352_flow [--json benchmarks/video/window_lever.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations
