@@ -53,7 +53,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only:
         target = args.out / f"{name}.json"
-        command = [sys.executable, "-m", "har_stream.cli", "bench", *SCENARIOS[name], "--json", str(target)]
+        command = [sys.executable, "-m", "har_stream.cli", "bench", "pipeline", *SCENARIOS[name], "--json", str(target)]
         print(f"== {name}: {' '.join(command[2:])}", flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         result = json.loads(target.read_text())
