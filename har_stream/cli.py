@@ -53,7 +53,7 @@ ALIASES = {
 
 
 def _note_new_spelling(old: str, new: str) -> None:
-    typer.echo(f"note: 'har-stream {old}' is now 'har-stream {new}'; the old name will be removed", err=True)
+    typer.echo(f"note: 'har-stream {old}' is now 'har-stream {new}'; please use the new name", err=True)
 
 
 class _RootGroup(TyperGroup):
@@ -102,9 +102,10 @@ bench_app = typer.Typer(cls=_BenchGroup, **_SETTINGS)
 app.add_typer(
     models_app,
     name="models",
-    help="Build and check action classifiers: train one on a labelled image folder, fine-tune it, average or "
-    "ensemble several, train the open-set head, quantize to int8, and evaluate. Each writes or reads a model "
-    "folder that classifier.model can name.",
+    help="Build and check the action classifiers: train one on a labelled image folder, fine-tune it, average or "
+    "ensemble several, train the open-set head, pick the input size it is served at, make int8 copies (of a "
+    "classifier or of the detector), evaluate, and measure whether pose keypoints help. Each classifier command "
+    "writes or reads a model folder that classifier.model can name.",
     short_help="Train, fine-tune, combine, quantize and evaluate action classifiers (model folders).",
 )
 app.add_typer(

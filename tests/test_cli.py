@@ -78,7 +78,7 @@ def test_an_old_flat_name_still_runs_and_names_the_new_spelling(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert out.is_file() and f"wrote {out}" in result.stdout
     assert result.stderr.strip().splitlines() == [
-        "note: 'har-stream split-clips' is now 'har-stream clips split'; the old name will be removed"
+        "note: 'har-stream split-clips' is now 'har-stream clips split'; please use the new name"
     ]
     assert "split-clips" not in cli("--help").stdout, "old names are hidden"
 
