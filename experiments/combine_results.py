@@ -1,4 +1,4 @@
-"""Pool the clips of several ``evaluate-video`` results files and recompute the figures, optionally leaving
+"""Pool the clips of several ``clips evaluate-video`` results files and recompute the figures, optionally leaving
 clips out (e.g. runners filmed by a panning camera, when the figure is for fixed cameras).
 
     .venv/bin/python -m experiments.combine_results RESULTS.json [RESULTS.json ...] [--drop FILE ...] [--json OUT]

@@ -1,6 +1,6 @@
 """Person down: what each cue of the fall watch adds, and what it costs, on harvested tracks of the train and val
 groups of ``falls/`` (the test group, gmdcsa24_subject1, is never read here; its figures come from
-``har-stream evaluate-video``).
+``har-stream clips evaluate-video``).
 
     .venv/bin/python -m experiments.falls_cues --json experiments/results/falls_cues.json
 

@@ -15,7 +15,7 @@ are never read):
     .venv/bin/python -m experiments.fusion_cv        # first: writes the folds' traces to out/fusion_cv/<base>
     .venv/bin/python -m experiments.fight_levers [--json experiments/results/fight_levers.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def tree_cv(
 
 def held_clip_scores(model: Any, held: Windows) -> dict[str, float]:
     """Per clip of ``held``: the highest exponentially smoothed fighting probability ``model`` gives any of its
-    tracks (a clip's score as ``evaluate-video`` takes it)."""
+    tracks (a clip's score as ``clips evaluate-video`` takes it)."""
     probs = model.predict_proba(held.x)[:, 1]
     scores: dict[str, float] = {}
     for clip in np.unique(held.clip):

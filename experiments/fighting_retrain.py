@@ -5,7 +5,7 @@ the CCTV clips, on the train and val groups only, to compare with the shipped mo
     .venv/bin/python -m experiments.fighting_retrain [--out out/temporal_more_clips]
 
 The model is written to ``--out`` (with the shipped running.json copied in, so running is unchanged); evaluate
-it with ``har-stream evaluate-video ... --set temporal.model=<out>``. The fusion weight and the rule stay
+it with ``har-stream clips evaluate-video ... --set temporal.model=<out>``. The fusion weight and the rule stay
 configs/cctv.yaml's.
 """
 

@@ -8,10 +8,10 @@ the flow features (the previous model) and with them, and reports clip AUROC of 
 out-of-fold image scores of a fusion_cv.py fold cache. ``--harvest`` may point at a copy of the harvest whose
 flow was computed with other settings (the settings are the harvest's, not this script's).
 
-    .venv/bin/har-stream harvest-clips --clips ../shared/videos/cctv   # first: adds flow to older harvests
+    .venv/bin/har-stream clips harvest --clips ../shared/videos/cctv   # first: adds flow to older harvests
     .venv/bin/python -m experiments.flow_lever --work out/fusion_cv352 [--json experiments/results/flow_lever.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations

@@ -196,13 +196,13 @@ def cv_setup(description: str | None) -> tuple[argparse.Namespace, list, dict[st
         "--base",
         type=Path,
         default=REPO / "models" / "efficientnet_lite2_whole",
-        help="model folder whose backbone each fold's open-set classifier keeps (as train-open-set --base)",
+        help="model folder whose backbone each fold's open-set classifier keeps (as models open-set --base)",
     )
     parser.add_argument(
         "--cctv-weight",
         type=float,
         default=1.0,
-        help="weight of CCTV crops against photos in each fold's open-set head (as train-open-set --cctv-weight)",
+        help="weight of CCTV crops against photos in each fold's open-set head (as models open-set --cctv-weight)",
     )
     parser.add_argument(
         "--fold",

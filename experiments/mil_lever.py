@@ -12,7 +12,7 @@ positive, the others are left out (neither positive nor negative); a second mode
     .venv/bin/python -m experiments.fusion_cv --work out/fusion_cv352_flow   # first: the folds' image traces
     .venv/bin/python -m experiments.mil_lever --work out/fusion_cv352_flow [--json experiments/results/mil_lever.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The backbone of ``models/efficientnet_lite2_har`` (ImageNet EfficientNet-Lite2 with its fine-tuned top stages;
 the default open-set model shares it) is built at each resolution with the same weights. Every HAR photo is
-embedded once per resolution (whole, padded to a square, as ``har-stream evaluate`` feeds it), and the same
+embedded once per resolution (whole, padded to a square, as ``har-stream models evaluate`` feeds it), and the same
 linear probe (standardised features, multinomial logistic regression, C chosen on the val split) is fitted on
 the train split. Reported: val and test top-1 and log loss per resolution, and the backbone's cost per crop,
 measured side by side in this process (Keras, batch 1 and 8, interleaved).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every benchmark scenario of experiments/RESULTS.md, each as its own `har-stream bench` process.
+"""Run every benchmark scenario of experiments/RESULTS.md, each as its own `har-stream bench pipeline` process.
 
     .venv/bin/python -m experiments.run_benchmarks [--out out/bench] [--only crowd light ...]
 
@@ -53,7 +53,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only:
         target = args.out / f"{name}.json"
-        command = [sys.executable, "-m", "har_stream.cli", "bench", *SCENARIOS[name], "--json", str(target)]
+        command = [sys.executable, "-m", "har_stream.cli", "bench", "pipeline", *SCENARIOS[name], "--json", str(target)]
         print(f"== {name}: {' '.join(command[2:])}", flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         result = json.loads(target.read_text())

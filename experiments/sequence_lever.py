@@ -16,7 +16,7 @@ second), the same per-track targets (the multiple-instance reading of ``har_stre
 fight clip, people touching someone on half their frames fight; everyone in a quiet clip does not) and the
 same weights (each clip weighs the same, positives as much as negatives, negatives re-weighted to stand as
 close to someone as the positives). A clip's score is the highest exponentially smoothed score of any of its
-tracks, as ``evaluate-video`` reads the pipeline's.
+tracks, as ``clips evaluate-video`` reads the pipeline's.
 
     .venv/bin/python -m experiments.sequence_lever [--json experiments/results/sequence_lever.json]
 """

@@ -5,7 +5,7 @@ are never read).
 Each fold's fighting trees are trained on the same replayed windows with each setting (rounds, leaves, the
 smallest leaf, learning rate; and once without the deconfounding weights of ``temporal_training.deconfounded``), and the
 clip AUROC of the motion score alone is reported (a clip's score is the highest smoothed score of its people,
-as ``evaluate-video`` computes it). A setting is adopted only after ``fusion_cv.py`` has run the real pipeline
+as ``clips evaluate-video`` computes it). A setting is adopted only after ``fusion_cv.py`` has run the real pipeline
 with it (fused clip AUROC and the rule it picks), not on these figures alone.
 
     .venv/bin/python -m experiments.tree_lever [--json experiments/results/tree_lever.json]

@@ -1,10 +1,10 @@
 """Serving size and test-time augmentation as levers for a classifier, on the val split only.
 
 The model is served at each size with the same weights (its folder copied with another ``input_size``), on
-every val image whole and mirrored, as ``har-stream evaluate`` feeds it. Reported: val top-1 and log loss of
+every val image whole and mirrored, as ``har-stream models evaluate`` feeds it. Reported: val top-1 and log loss of
 every single view and of the mean probabilities of every combination of two to four views (each view costs
 one more pass of the network per crop). Test images are never read: a lever chosen here is then measured
-once on test by the command that ships it (``har-stream choose-input-size`` for a serving size).
+once on test by the command that ships it (``har-stream models choose-input-size`` for a serving size).
 
     .venv/bin/python -m experiments.tta_lever --model models/efficientnet_lite2_whole --sizes 320,288,352,384 \
         [--json experiments/results/tta_lever.json]

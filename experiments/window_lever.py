@@ -11,7 +11,7 @@ scores of a fusion_cv.py fold cache (motion alone when that cache has no traces 
     .venv/bin/python -m experiments.window_lever --work out/fusion_cv352_flow
         [--json experiments/results/window_lever.json]
 
-Clip AUROC is computed as ``evaluate-video`` does (a clip's score is the highest over its people).
+Clip AUROC is computed as ``clips evaluate-video`` does (a clip's score is the highest over its people).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from har_stream.log_setup import setup_logging
 from har_stream.training.clip_commands import (
@@ -29,13 +30,98 @@ from har_stream.training.commands import (
     train_command,
 )
 
-app = typer.Typer(
-    name="har-stream",
-    help="Real-time human action recognition for video surveillance.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+#: Old flat command names and their new spelling. They still run the same command (the root resolves them to the
+#: new spelling after one line on stderr) but are not listed: hidden without registering a second copy of each
+#: command, which would cost every ``--help`` the time to build them.
+ALIASES = {
+    "finetune-whole": "models fine-tune",
+    "make-ensemble": "models ensemble",
+    "average-weights": "models average",
+    "train-open-set": "models open-set",
+    "quantize-classifier": "models quantize",
+    "quantize-detector": "models quantize-detector",
+    "choose-input-size": "models choose-input-size",
+    "pose-ablation": "models pose-ablation",
+    "train": "models train",
+    "evaluate": "models evaluate",
+    "split-clips": "clips split",
+    "harvest-clips": "clips harvest",
+    "evaluate-video": "clips evaluate-video",
+    "train-temporal": "clips train-temporal",
+    "bench-classifiers": "bench classifiers",
+}
+
+
+def _note_new_spelling(old: str, new: str) -> None:
+    typer.echo(f"note: 'har-stream {old}' is now 'har-stream {new}'; please use the new name", err=True)
+
+
+class _RootGroup(TyperGroup):
+    """The root command: lists the everyday commands apart from the groups, and runs an old flat command name as
+    its new spelling, naming it on stderr."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and args[0] in ALIASES:
+            _note_new_spelling(args[0], ALIASES[args[0]])
+            args = [*ALIASES[args[0]].split(), *args[1:]]
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        shown = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in shown if command is not None and not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        for title, groups in (("Commands", False), ("Command groups (har-stream GROUP --help)", True)):
+            rows = [(n, c.get_short_help_str(limit)) for n, c in shown if isinstance(c, TyperGroup) == groups]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class _BenchGroup(TyperGroup):
+    """``har-stream bench --source ...`` (the old flat pipeline benchmark) still runs ``bench pipeline``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0].startswith("-") and args[0] not in ctx.help_option_names:
+            _note_new_spelling("bench", "bench pipeline")
+            args = ["pipeline", *args]
+        return super().parse_args(ctx, args)
+
+
+_SETTINGS: dict[str, Any] = {
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+}
+app = typer.Typer(name="har-stream", cls=_RootGroup, **_SETTINGS)
+models_app = typer.Typer(**_SETTINGS)
+clips_app = typer.Typer(**_SETTINGS)
+bench_app = typer.Typer(cls=_BenchGroup, **_SETTINGS)
+app.add_typer(
+    models_app,
+    name="models",
+    help="Build and check the action classifiers: train one on a labelled image folder, fine-tune it, average or "
+    "ensemble several, train the open-set head, pick the input size it is served at, make int8 copies (of a "
+    "classifier or of the detector), evaluate, and measure whether pose keypoints help. Each classifier command "
+    "writes or reads a model folder that classifier.model can name.",
+    short_help="Train, fine-tune, combine, quantize and evaluate action classifiers (model folders).",
+)
+app.add_typer(
+    clips_app,
+    name="clips",
+    help="Work with labelled video clips (a folder with labels.csv): split them into train/val/test by recording "
+    "group, harvest tracks and person crops with the pipeline's own detector, score the whole pipeline on them, "
+    "and train the temporal model.",
+    short_help="Split, harvest and evaluate labelled clips; train the temporal model.",
+)
+app.add_typer(
+    bench_app,
+    name="bench",
+    help="Measure speed: the whole pipeline against the naive baseline on one video, or the per-crop cost of "
+    "action classifiers side by side.",
+    short_help="Speed benchmarks: the pipeline against the naive baseline, classifiers side by side.",
 )
 
 log = logging.getLogger("har_stream")
@@ -46,7 +132,9 @@ def _root() -> None:
     """Real-time human action recognition for video surveillance.
 
     Detects and tracks people, classifies each person's action, applies YAML alert rules, and draws
-    flagged people red and everyone else green.
+    flagged people red and everyone else green. Operating it takes run (one source), serve (a site of
+    cameras with a dashboard) and check-config; the groups below hold the tools for building models
+    from labelled images and clips and for measuring speed.
     """
 
 
@@ -329,7 +417,7 @@ def serve(
         raise _fail(str(exc)) from None
 
 
-@app.command()
+@bench_app.command("pipeline")
 def bench(
     source: Annotated[Path, typer.Option("--source", "-s", help="Video file to benchmark on.")],
     frames: Annotated[int, typer.Option(min=1, help="Frames har-stream processes.")] = 150,
@@ -378,7 +466,7 @@ def bench(
     typer.echo(json.dumps(result))
 
 
-@app.command("bench-classifiers")
+@bench_app.command("classifiers")
 def bench_classifiers(
     source: Annotated[Path, typer.Option("--source", "-s", help="Video whose detected people are the crops.")],
     models: Annotated[
@@ -417,7 +505,6 @@ def bench_classifiers(
     typer.echo(json.dumps(result))
 
 
-@app.command("quantize-detector")
 def quantize_detector_command(
     calibration: Annotated[
         list[Path],
@@ -450,7 +537,6 @@ def quantize_detector_command(
     typer.echo(str(target))
 
 
-@app.command("evaluate-video")
 def evaluate_video_command(
     clips: Annotated[
         list[Path],
@@ -463,15 +549,18 @@ def evaluate_video_command(
     config: Annotated[
         Path,
         typer.Option(
-            "--config", "-c", help="Config whose rules name the actions to score (their thresholds decide the alerts)."
+            "--config",
+            "-c",
+            help="Config whose rules name the actions to score (their thresholds decide the alerts), e.g. "
+            "configs/cctv.yaml.",
         ),
-    ] = Path("configs/cctv.yaml"),
+    ],
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write results.json here.")] = None,
     out: Annotated[
         Path | None,
         typer.Option(
             help="Folder for results.json, roc_<action>.png and contact_sheet.jpg "
-            "(default: out/eval-video/<config stem>)."
+            "(default: out/eval-video/<config stem> under the current directory)."
         ),
     ] = None,
     max_frames: Annotated[
@@ -488,8 +577,8 @@ def evaluate_video_command(
     split: Annotated[
         list[Path] | None,
         typer.Option(
-            help="Clip split CSV (file,...,part) from split-clips; needs --part. Clips it does not list are left out. "
-            "Repeatable (one per --clips folder)."
+            help="Clip split CSV (file,...,part) from 'clips split'; needs --part. Clips it does not list are left "
+            "out. Repeatable (one per --clips folder)."
         ),
     ] = None,
     part: Annotated[str | None, typer.Option(help="train, val or test: evaluate only that part of --split.")] = None,
@@ -571,7 +660,6 @@ def evaluate_video_command(
         raise _fail("no clip could be evaluated")
 
 
-@app.command("split-clips")
 def split_clips_command(
     clips: Annotated[Path, typer.Option(help="Folder of clips with labels.csv (file,label[,group]).")],
     out: Annotated[Path, typer.Option(help="Split CSV to write (file,label,group,part).")],
@@ -617,17 +705,20 @@ def split_clips_command(
     typer.echo(f"wrote {out}")
 
 
-app.command("train")(train_command)
-app.command("finetune-whole")(finetune_whole_command)
-app.command("choose-input-size")(choose_input_size_command)
-app.command("make-ensemble")(make_ensemble_command)
-app.command("average-weights")(average_weights_command)
-app.command("evaluate")(evaluate_command)
-app.command("pose-ablation")(pose_ablation_command)
-app.command("quantize-classifier")(quantize_classifier_command)
-app.command("harvest-clips")(harvest_clips_command)
-app.command("train-open-set")(train_open_set_command)
-app.command("train-temporal")(train_temporal_command)
+models_app.command("train")(train_command)
+models_app.command("fine-tune")(finetune_whole_command)
+models_app.command("ensemble")(make_ensemble_command)
+models_app.command("average")(average_weights_command)
+models_app.command("open-set")(train_open_set_command)
+models_app.command("choose-input-size")(choose_input_size_command)
+models_app.command("quantize")(quantize_classifier_command)
+models_app.command("quantize-detector")(quantize_detector_command)
+models_app.command("evaluate")(evaluate_command)
+models_app.command("pose-ablation")(pose_ablation_command)
+clips_app.command("split")(split_clips_command)
+clips_app.command("harvest")(harvest_clips_command)
+clips_app.command("evaluate-video")(evaluate_video_command)
+clips_app.command("train-temporal")(train_temporal_command)
 
 
 def main() -> None:

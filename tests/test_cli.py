@@ -31,6 +31,83 @@ def test_run_stream_script_is_the_same_cli() -> None:
     assert result.returncode == 0 and "run" in result.stdout and "check-config" in result.stdout
 
 
+GROUPS = {
+    "models": [
+        "train", "fine-tune", "ensemble", "average", "open-set", "choose-input-size", "quantize", "quantize-detector",
+        "evaluate", "pose-ablation",
+    ],
+    "clips": ["split", "harvest", "evaluate-video", "train-temporal"],
+    "bench": ["pipeline", "classifiers"],
+}  # fmt: skip
+
+
+def _listed(help_text: str) -> list[str]:
+    """The command names a --help lists (the first word of each indented line under a section header)."""
+    names, listing = [], False
+    for line in help_text.splitlines():
+        if line and not line.startswith(" "):
+            listing = line.startswith(("Commands", "Command groups"))
+        elif listing and line.startswith("  ") and not line.startswith("   "):
+            names.append(line.split()[0])
+    return names
+
+
+def test_root_help_shows_the_operating_commands_and_the_groups() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    assert _listed(result.stdout) == ["run", "check-config", "serve", "models", "clips", "bench"]
+    assert "Command groups" in result.stdout
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_help_explains_it_and_lists_its_commands(group: str) -> None:
+    result = cli(group, "--help")
+    assert result.returncode == 0, result.stderr
+    assert _listed(result.stdout) == GROUPS[group]
+    assert f"{group} [OPTIONS] COMMAND" in result.stdout
+    for command in GROUPS[group]:
+        assert cli(group, command, "--help").returncode == 0, f"{group} {command} --help"
+
+
+def test_an_old_flat_name_still_runs_and_names_the_new_spelling(tmp_path: Path) -> None:
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "labels.csv").write_text("file,label,group\na.mp4,fighting,A\nb.mp4,none,B\nc.mp4,none,C\n")
+    out = tmp_path / "split.csv"
+    result = cli("split-clips", "--clips", str(tmp_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and f"wrote {out}" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "note: 'har-stream split-clips' is now 'har-stream clips split'; please use the new name"
+    ]
+    assert "split-clips" not in cli("--help").stdout, "old names are hidden"
+
+
+def test_the_old_flat_bench_runs_bench_pipeline(tmp_path: Path) -> None:
+    result = cli("bench", "--source", str(tmp_path / "missing.mp4"))
+    assert result.returncode == 1
+    assert "'har-stream bench' is now 'har-stream bench pipeline'" in result.stderr
+    assert "video file not found" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "example"),
+    [
+        (["clips", "harvest", "--clips", "x"], "'--split'", "e.g. models/cctv_split.csv"),
+        (["clips", "harvest", "--clips", "x", "--split", "s.csv"], "'--out'", "e.g. out/harvest"),
+        (["clips", "harvest", "--clips", "x", "--split", "s.csv", "--out", "o"], "'--config'", "configs/cctv.yaml"),
+        (["clips", "evaluate-video", "--clips", "x"], "'--config'", "e.g. configs/cctv.yaml"),
+        (["clips", "train-temporal", "--clips", "x", "--split", "s.csv"], "'--harvest'", "e.g. out/harvest"),
+        (["models", "open-set", "--data", "d", "--harvest", "h"], "'--base'", "e.g. models/efficientnet_lite2_whole"),
+    ],
+)
+def test_options_that_defaulted_to_the_lab_layout_are_required(command: list[str], missing: str, example: str) -> None:
+    """No default points into this repository's own folders: a missing one is named, and --help says what to pass."""
+    result = cli(*command)
+    assert result.returncode == 2 and f"Missing option {missing}" in result.stderr, result.stderr
+    assert example in " ".join(cli(*command[:2], "--help").stdout.split())
+
+
 @pytest.mark.slow
 def test_run_writes_export_events_and_summary(concourse_clip: Path, tmp_path: Path) -> None:
     result = cli(
@@ -90,14 +167,14 @@ def test_bad_override_syntax_is_explained() -> None:
 @pytest.mark.slow
 def test_bench_classifiers_measures_models_side_by_side(concourse_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "cost.json"
-    result = cli("bench-classifiers", "--source", str(concourse_video), "--model", "default",
+    result = cli("bench", "classifiers", "--source", str(concourse_video), "--model", "default",
                  "--model", "efficientnet_lite0_har", "--rounds", "3", "--json", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())["models"]
     assert list(figures) == ["default", "efficientnet_lite0_har"]
     assert figures["default"]["ratio_to_default_b1"] == 1.0 and figures["default"]["runtime"] == "onnx-int8"
     assert all(f[f"ms_per_crop_b{b}"] > 0 for f in figures.values() for b in (1, 8))
-    missing = cli("bench-classifiers", "--source", str(concourse_video), "--model", "no_such_model")
+    missing = cli("bench", "classifiers", "--source", str(concourse_video), "--model", "no_such_model")
     assert missing.returncode == 1 and "no_such_model" in missing.stderr and "Traceback" not in missing.stderr
 
 

@@ -124,7 +124,7 @@ def test_missing_int8_model_falls_back_to_float32_with_a_warning(
     with caplog.at_level(logging.WARNING):
         detector = PersonDetector(DetectorConfig(model=str(weights)))
     assert detector.model_path.suffix == ".onnx" and "int8" not in detector.model_path.name
-    assert "could not find weights 'mypose-int8.onnx'" in caplog.text and "quantize-detector" in caplog.text
+    assert "could not find weights 'mypose-int8.onnx'" in caplog.text and "models quantize-detector" in caplog.text
 
 
 @pytest.mark.slow

@@ -85,33 +85,57 @@ def _commands(text: str) -> list[str]:
     return [re.split(r"\s(?:&&|\|\||\|)\s", command)[0] for command in found]
 
 
-def _cli_options() -> dict[str, set[str]]:
+def _cli_options() -> tuple[dict[str, set[str]], set[str]]:
+    """The options of every listed command, keyed by its spelling after ``har-stream`` (``run``, ``models train``),
+    and the names of the command groups. Hidden commands (the old flat names) are left out: the docs use the new
+    spelling."""
+    from typer.core import TyperGroup
     from typer.main import get_command
 
     from har_stream.cli import app
 
-    group = get_command(app)
     options: dict[str, set[str]] = {}
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        opts = {"--help"}
-        for param in command.params:
-            opts.update(param.opts)
-            opts.update(getattr(param, "secondary_opts", []))
-        options[name] = opts
-    return options
+    groups: set[str] = set()
+
+    def walk(group: TyperGroup, prefix: str) -> None:
+        for name, command in group.commands.items():
+            if command.hidden:
+                continue
+            if isinstance(command, TyperGroup):
+                groups.add(prefix + name)
+                walk(command, f"{prefix}{name} ")
+                continue
+            opts = {"--help"}
+            for param in command.params:
+                opts.update(param.opts)
+                opts.update(getattr(param, "secondary_opts", []))
+            options[prefix + name] = opts
+
+    walk(get_command(app), "")  # type: ignore[arg-type]
+    return options, groups
+
+
+def _is_placeholder(word: str) -> bool:
+    """``--help`` or a placeholder such as COMMAND or GROUP in place of a subcommand."""
+    return word == "--help" or word.isupper()
 
 
 @pytest.mark.parametrize("page", [README, *sorted(DOCS.rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
 def test_documented_commands_use_real_subcommands_and_options(page: Path) -> None:
-    options = _cli_options()
+    options, groups = _cli_options()
     for command in _commands(page.read_text(encoding="utf-8")):
         words = shlex.split(command, comments=True)
         assert len(words) >= 2, f"{page.name}: {command!r} names no subcommand"
-        sub = words[1]
-        if sub == "--help" or sub.isupper():  # the command list itself, or a placeholder such as COMMAND
+        sub, rest = words[1], words[2:]
+        if _is_placeholder(sub):
             continue
+        if sub in groups:
+            assert rest, f"{page.name}: {command!r}: the group {sub!r} needs a command"
+            if _is_placeholder(rest[0]):
+                continue
+            sub, rest = f"{sub} {rest[0]}", rest[1:]
         assert sub in options, f"{page.name}: {command!r}: no subcommand {sub!r}"
-        for word in words[2:]:
+        for word in rest:
             if word.startswith("-") and not word.lstrip("-")[:1].isdigit():
                 flag = word.split("=")[0]
                 assert flag in options[sub], f"{page.name}: {command!r}: {sub} has no option {flag}"
@@ -122,6 +146,13 @@ def test_documented_experiments_exist(page: Path) -> None:
     """``python -m experiments.<name>`` in the README and the docs names a module of experiments/."""
     for name in re.findall(r"python -m experiments\.([A-Za-z0-9_]+)", page.read_text(encoding="utf-8")):
         assert (ROOT / "experiments" / f"{name}.py").is_file(), f"{page.name}: no experiments/{name}.py"
+
+
+def test_the_command_check_knows_the_groups() -> None:
+    options, groups = _cli_options()
+    assert groups == {"models", "clips", "bench"}
+    assert {"run", "serve", "check-config", "models train", "clips evaluate-video", "bench pipeline"} <= set(options)
+    assert "evaluate-video" not in options and "train" not in options, "old flat names must not count as documented"
 
 
 def test_readme_commands_name_files_that_exist() -> None:

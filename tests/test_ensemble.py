@@ -104,7 +104,7 @@ def test_training_commands_refuse_an_ensemble_as_their_base(tmp_path: Path) -> N
     from tests.test_training import run_cli
 
     ensemble = str(REPO / "models" / "ensemble_lite2_vgg16")
-    for command in (["choose-input-size", "--model", ensemble], ["finetune-whole", "--base", ensemble]):
+    for command in (["models", "choose-input-size", "--model", ensemble], ["models", "fine-tune", "--base", ensemble]):
         code, output = run_cli(*command, "--data", str(tmp_path), "--out", str(tmp_path / "o"))
         assert code == 1 and "is an ensemble" in output and "Traceback" not in output, output
 
@@ -124,7 +124,7 @@ def test_make_ensemble_chooses_weights_on_val_and_writes_a_folder_the_pipeline_l
     small = resized_copy(LITE0, 160, tmp_path / "lite0_160")
     out = tmp_path / "ensemble"
     result = run_cli_json(
-        "make-ensemble", "--member", str(LITE0), "--member", str(small), "--data", str(data), "--out", str(out),
+        "models", "ensemble", "--member", str(LITE0), "--member", str(small), "--data", str(data), "--out", str(out),
         "--runtime", "keras", "--flip", "auto",
     )  # fmt: skip
     assert sum(result["weights"].values()) == pytest.approx(1.0)

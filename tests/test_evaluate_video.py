@@ -1,4 +1,4 @@
-"""``har-stream evaluate-video`` and ``split-clips`` on real clips through the real pipeline and models."""
+"""``har-stream clips evaluate-video`` and ``clips split`` on real clips through the real pipeline and models."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ CCTV = SHARED / "videos" / "cctv"
 FIGHT = "surv_fi015.mp4"
 WALK = "intel_walking_240.mp4"  # intel_one_by_one_person.mp4 from frame 240, when someone is walking through
 MAX_FRAMES = 40
+EVALUATE = ("clips", "evaluate-video", "--config", "configs/cctv.yaml")
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -53,10 +54,10 @@ def clip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def evaluation(clip_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One real evaluate-video run over the val part: its output folder, JSON and stdout."""
+    """One real clips evaluate-video run over the val part: its output folder, JSON and stdout."""
     out = tmp_path_factory.mktemp("eval")
     result = cli(
-        "evaluate-video", "--clips", str(clip_folder), "--split", str(clip_folder / "split.csv"), "--part", "val",
+        *EVALUATE, "--clips", str(clip_folder), "--split", str(clip_folder / "split.csv"), "--part", "val",
         "--max-frames", str(MAX_FRAMES), "--out", str(out / "report"), "--json", str(out / "copy.json"),
         "--no-progress",
     )  # fmt: skip
@@ -122,15 +123,15 @@ def test_known_fight_clip_outscores_known_walking_clip(evaluation: dict[str, Any
 
 
 def test_missing_labels_csv_is_a_clear_error(tmp_path: Path) -> None:
-    result = cli("evaluate-video", "--clips", str(tmp_path))
+    result = cli(*EVALUATE, "--clips", str(tmp_path))
     assert result.returncode == 1
     assert "no labels.csv" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_split_and_part_go_together(tmp_path: Path) -> None:
-    result = cli("evaluate-video", "--clips", str(tmp_path), "--split", str(tmp_path / "split.csv"))
+    result = cli(*EVALUATE, "--clips", str(tmp_path), "--split", str(tmp_path / "split.csv"))
     assert result.returncode == 2 and "--split and --part go together" in result.stderr
-    result = cli("evaluate-video", "--clips", str(tmp_path), "--part", "val")
+    result = cli(*EVALUATE, "--clips", str(tmp_path), "--part", "val")
     assert result.returncode == 2 and "--split and --part go together" in result.stderr
 
 
@@ -138,7 +139,7 @@ def test_split_listing_none_of_the_clips_is_a_clear_error(tmp_path: Path) -> Non
     (tmp_path / "a.mp4").write_bytes(b"")
     write_labels(tmp_path, [("a.mp4", "none", "a")])
     (tmp_path / "split.csv").write_text("file,part\nother.mp4,val\n")
-    result = cli("evaluate-video", "--clips", str(tmp_path), "--split", str(tmp_path / "split.csv"), "--part", "val")
+    result = cli(*EVALUATE, "--clips", str(tmp_path), "--split", str(tmp_path / "split.csv"), "--part", "val")
     assert result.returncode == 1
     assert "lists none of the 1 clips" in result.stderr and "Traceback" not in result.stderr
 
@@ -149,11 +150,11 @@ def test_split_clips_writes_a_group_split(tmp_path: Path) -> None:
     write_labels(tmp_path, [("a1.mp4", "fighting", "A"), ("a2.mp4", "fighting", "A"), ("b.mp4", "none", "B"),
                             ("c.mp4", "none", "C"), ("d.mp4", "fighting", "D")])  # fmt: skip
     out = tmp_path / "split.csv"
-    result = cli("split-clips", "--clips", str(tmp_path), "--out", str(out), "--pin", "A=test", "--seed", "3")
+    result = cli("clips", "split", "--clips", str(tmp_path), "--out", str(out), "--pin", "A=test", "--seed", "3")
     assert result.returncode == 0, result.stderr
     with out.open(newline="") as handle:
         rows = {row["file"]: row for row in csv.DictReader(handle)}
     assert rows["a1.mp4"]["part"] == rows["a2.mp4"]["part"] == "test"
     assert "test: " in result.stdout and "fighting 2" in result.stdout
-    bad = cli("split-clips", "--clips", str(tmp_path), "--out", str(out), "--pin", "A")
+    bad = cli("clips", "split", "--clips", str(tmp_path), "--out", str(out), "--pin", "A")
     assert bad.returncode == 2 and "GROUP=PART" in bad.stderr

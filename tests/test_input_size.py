@@ -35,8 +35,8 @@ def test_choose_input_size_keeps_the_best_val_size_and_writes_a_model_that_runs_
     data = make_subset(tmp_path / "data", 4)
     out = tmp_path / "sized"
     result = run_cli_json(
-        "choose-input-size", "--model", str(BASE), "--data", str(data), "--out", str(out), "--sizes", "192,256",
-        "--log-level", "warning",
+        "models", "choose-input-size", "--model", str(BASE), "--data", str(data), "--out", str(out),
+        "--sizes", "192,256", "--log-level", "warning",
     )  # fmt: skip
     by_size = {int(k): v["val_accuracy"] for k, v in result["by_size"].items()}
     assert set(by_size) == {192, 224, 256}  # the model's own size is always a candidate
@@ -68,7 +68,7 @@ def test_choose_input_size_keeps_the_best_val_size_and_writes_a_model_that_runs_
 @needs_har
 def test_a_flatten_head_cannot_change_size_and_says_why(tmp_path: Path) -> None:
     code, output = run_cli(
-        "choose-input-size", "--model", str(REPO / "models" / "vgg16_seed"), "--data", str(tmp_path),
+        "models", "choose-input-size", "--model", str(REPO / "models" / "vgg16_seed"), "--data", str(tmp_path),
         "--out", str(tmp_path / "o"),
     )  # fmt: skip
     assert code == 1 and "Flatten head" in output and "Traceback" not in output
@@ -78,12 +78,12 @@ def test_a_flatten_head_cannot_change_size_and_says_why(tmp_path: Path) -> None:
 @needs_har
 def test_an_open_set_model_is_sent_to_its_base_and_bad_sizes_are_named(tmp_path: Path) -> None:
     code, output = run_cli(
-        "choose-input-size", "--model", str(REPO / "models" / "efficientnet_lite2_open"), "--data", str(tmp_path),
-        "--out", str(tmp_path / "o"),
+        "models", "choose-input-size", "--model", str(REPO / "models" / "efficientnet_lite2_open"),
+        "--data", str(tmp_path), "--out", str(tmp_path / "o"),
     )  # fmt: skip
-    assert code == 1 and "open-set model" in output and "train-open-set" in output
+    assert code == 1 and "open-set model" in output and "models open-set" in output
     code, output = run_cli(
-        "choose-input-size", "--model", str(BASE), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+        "models", "choose-input-size", "--model", str(BASE), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
         "--sizes", "224,big",
     )  # fmt: skip
     assert code == 2 and "--sizes" in output and "Traceback" not in output

@@ -80,7 +80,7 @@ def test_ensemble_card(tmp_path: Path) -> None:
     assert headings(card) == [
         f"# Action model `{meta['name']}` (ensemble)",
         "## Members",
-        "## Figures (whole images, as `har-stream evaluate` feeds them)",
+        "## Figures (whole images, as `har-stream models evaluate` feeds them)",
         *(["## Notes"] if meta.get("notes") else []),
     ]
     assert "| member | weight | val accuracy alone | test accuracy alone |\n|---|---|---|---|\n| `" in card

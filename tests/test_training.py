@@ -78,7 +78,7 @@ def test_unknown_label_is_a_clear_error(tmp_path: Path) -> None:
     data = make_subset(tmp_path / "data", 1, extra_rows=[("Image_1.jpg", "juggling")])
     with pytest.raises(DatasetError, match=r"line 17: 'juggling'"):
         read_labels(data)
-    code, output = run_cli("train", "--data", str(data), "--out", str(tmp_path / "m"))
+    code, output = run_cli("models", "train", "--data", str(data), "--out", str(tmp_path / "m"))
     assert code == 1 and "juggling" in output and "Traceback" not in output
 
 
@@ -106,7 +106,7 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     data = make_subset(tmp_path / "data", 4, corrupt=1)
     out = tmp_path / "lite"
     code, output = run_cli(
-        "train", "--data", str(data), "--out", str(out), "--backbone", "efficientnet_lite0", "--epochs", "1",
+        "models", "train", "--data", str(data), "--out", str(out), "--backbone", "efficientnet_lite0", "--epochs", "1",
         "--views", "orig,flip", "--finetune-blocks", "1", "--finetune-epochs", "1", "--log-level", "warning",
     )  # fmt: skip
     assert code == 0, output
@@ -137,7 +137,7 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     report = tmp_path / "eval.json"
     eval_dir = tmp_path / "eval"
     args = ["--split", "all", "--json", str(report), "--out", str(eval_dir)]
-    code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), *args)
+    code, output = run_cli("models", "evaluate", "--model", str(out), "--data", str(data), *args)
     assert code == 0, output
     figures = json.loads(report.read_text())
     assert {"accuracy", "log_loss", "per_class", "n_images"} <= figures.keys()
@@ -148,11 +148,13 @@ def test_train_then_evaluate_end_to_end_on_a_small_subset(tmp_path: Path, monkey
     matrix = np.array(figures["confusion_matrix"])
     assert matrix.sum() == 60 and figures["accuracy"] == pytest.approx(np.trace(matrix) / 60, abs=1e-4)
     # On its own data, "auto" scores only the held-out test split saved next to the model.
-    code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), "--out", str(tmp_path / "e2"))
+    code, output = run_cli(
+        "models", "evaluate", "--model", str(out), "--data", str(data), "--out", str(tmp_path / "e2")
+    )
     summary = json.loads(output[output.rindex('{"model"') :].splitlines()[0])  # after the progress bar
     assert code == 0 and summary["split"] == "test" and summary["n_images"] == meta["split"]["counts"]["test"]
     # The pipeline's int8 copy can be scored the same way.
-    code, output = run_cli("evaluate", "--model", str(out), "--data", str(data), "--runtime", "onnx-int8",
+    code, output = run_cli("models", "evaluate", "--model", str(out), "--data", str(data), "--runtime", "onnx-int8",
                            "--out", str(tmp_path / "e3"))  # fmt: skip
     summary = json.loads(output[output.rindex('{"model"') :].splitlines()[0])
     assert code == 0 and summary["runtime"] == "onnx-int8" and summary["split"] == "test"
@@ -164,8 +166,8 @@ def test_seed_recipe_on_vgg16_is_labelled_with_its_backbone_origin(tmp_path: Pat
     monkeypatch.setenv("HAR_STREAM_FEATURE_CACHE", str(tmp_path / "cache"))
     data = make_subset(tmp_path / "data", 3)
     out = tmp_path / "seed"
-    code, output = run_cli("train", "--data", str(data), "--out", str(out), "--recipe", "seed", "--epochs", "1",
-                           "--log-level", "warning")  # fmt: skip
+    code, output = run_cli("models", "train", "--data", str(data), "--out", str(out), "--recipe", "seed",
+                           "--epochs", "1", "--log-level", "warning")  # fmt: skip
     assert code == 0, output
     meta = json.loads((out / "model.json").read_text())
     assert meta["head"]["pooling"] == "flatten" and meta["head"]["units"] == 512
@@ -204,7 +206,7 @@ def test_keras_tuner_search_picks_the_head(tmp_path: Path, monkeypatch: pytest.M
     data = make_subset(tmp_path / "data", 4)
     out = tmp_path / "tuned"
     code, output = run_cli(
-        "train", "--data", str(data), "--out", str(out), "--backbone", "efficientnet_lite0", "--epochs", "2",
+        "models", "train", "--data", str(data), "--out", str(out), "--backbone", "efficientnet_lite0", "--epochs", "2",
         "--views", "orig", "--finetune-blocks", "0", "--tune", "--tune-trials", "2", "--log-level", "warning",
     )  # fmt: skip
     assert code == 0, output

@@ -35,7 +35,7 @@ def test_averaged_weights_are_the_weighted_mean_array_by_array() -> None:
 
 def test_models_of_different_architectures_are_refused_by_name(tmp_path: Path) -> None:
     code, output = run_cli(
-        "average-weights", "--model", str(LITE0), "--model", str(LITE2), "--data", str(tmp_path),
+        "models", "average", "--model", str(LITE0), "--model", str(LITE2), "--data", str(tmp_path),
         "--out", str(tmp_path / "o"),
     )  # fmt: skip
     assert code == 1 and "differs from" in output and "backbone" in output and "input_size" in output
@@ -48,7 +48,7 @@ def test_a_model_averaged_with_itself_classifies_as_it_does(tmp_path: Path) -> N
     data = make_subset(tmp_path / "data", 2)
     out = tmp_path / "soup"
     result = run_cli_json(
-        "average-weights", "--model", str(LITE0), "--model", str(LITE0), "--data", str(data), "--out", str(out),
+        "models", "average", "--model", str(LITE0), "--model", str(LITE0), "--data", str(data), "--out", str(out),
         "--mix", "1,3", "--log-level", "warning",
     )  # fmt: skip
     assert [row["mix"] for row in result["by_mix"]] == [[1.0, 0.0], [0.0, 1.0], [0.25, 0.75]]

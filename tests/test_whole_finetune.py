@@ -45,7 +45,7 @@ def test_a_teacher_trained_on_another_split_is_refused(tmp_path: Path) -> None:
     moved = [",".join([*row.split(",")[:-1], swapped.get(row.split(",")[-1], row.split(",")[-1])]) for row in lines[1:]]
     (teacher / "split.csv").write_text("\n".join([lines[0], *moved]) + "\n")
     code, output = run_cli(
-        "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
+        "models", "fine-tune", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
         "--teacher", str(teacher),
     )  # fmt: skip
     assert code == 1 and "--teacher" in output and "differs from the base model's" in output
@@ -58,7 +58,7 @@ def test_finetune_whole_writes_a_loadable_model_and_keeps_the_best_val_epoch(tmp
     data = make_subset(tmp_path / "data", 3)
     out = tmp_path / "whole"
     result = run_cli_json(
-        "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(out), "--epochs", "1",
+        "models", "fine-tune", "--base", str(BASE), "--data", str(data), "--out", str(out), "--epochs", "1",
         "--teacher", str(BASE), "--teacher-weight", "0.5", "--log-level", "warning",
     )  # fmt: skip
     history = result["val_accuracy"]
@@ -86,7 +86,9 @@ def test_finetune_whole_needs_the_base_models_split(tmp_path: Path) -> None:
     base = tmp_path / "base"
     shutil.copytree(BASE, base)
     (base / "split.csv").unlink()
-    code, output = run_cli("finetune-whole", "--base", str(base), "--data", str(tmp_path), "--out", str(tmp_path / "o"))
+    code, output = run_cli(
+        "models", "fine-tune", "--base", str(base), "--data", str(tmp_path), "--out", str(tmp_path / "o")
+    )
     assert code == 1 and "no split.csv" in output and "Traceback" not in output
 
 
@@ -94,7 +96,7 @@ def test_finetune_whole_needs_the_base_models_split(tmp_path: Path) -> None:
 def test_an_unknown_train_from_layer_is_named_with_the_layers_there_are(tmp_path: Path) -> None:
     data = make_subset(tmp_path / "data", 1)
     code, output = run_cli(
-        "finetune-whole", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
+        "models", "fine-tune", "--base", str(BASE), "--data", str(data), "--out", str(tmp_path / "o"),
         "--train-from", "block9_conv1",
     )  # fmt: skip
     assert code == 1 and "--train-from 'block9_conv1'" in output and "head_dense" in output

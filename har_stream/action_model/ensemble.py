@@ -5,7 +5,7 @@ their weights; it holds no network of its own. Each member runs on the runtime a
 ``auto``) and sees the crop resized to its own input size, so the members may differ in backbone and size. The
 crop the pipeline cuts is the size of the largest member. With ``ensemble.test_time_flip: true`` every member
 also sees the mirrored crop and contributes the mean of both views (twice the cost, chosen on val by
-``har-stream make-ensemble --flip auto``).
+``har-stream models ensemble --flip auto``).
 """
 
 from __future__ import annotations

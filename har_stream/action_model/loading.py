@@ -111,7 +111,7 @@ def load_action_model(folder: str | Path, runtime: str = "keras", threads: int |
         if not (folder / INT8_FILE).is_file():
             raise ActionModelError(
                 f"{folder}: {INT8_FILE} is missing (runtime onnx-int8); use runtime keras or auto, or make it with "
-                f"har-stream train"
+                f"har-stream models train"
             )
         return OnnxActionModel(folder / INT8_FILE, meta, threads)
     return load_keras_model(folder, meta)

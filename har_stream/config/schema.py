@@ -87,7 +87,7 @@ class DetectorConfig(StrictModel):
     #: torch runs the weights with ultralytics' own predictor.
     backend: Literal["onnxruntime", "openvino", "torch"] = "onnxruntime"
     #: onnxruntime/openvino: use the int8 model ``<weights stem>-int8.onnx`` (models/, $HAR_STREAM_WEIGHTS,
-    #: ../shared/weights) made by ``har-stream quantize-detector``: about 1.5x less CPU per frame, same people
+    #: ../shared/weights) made by ``har-stream models quantize-detector``: about 1.5x less CPU per frame, same people
     #: found (docs/research/performance.md). Falls back to float32, with a warning, when there is none.
     int8: bool = True
     #: Inference threads (default: the runtime's choice, usually one per core).

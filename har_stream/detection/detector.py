@@ -111,7 +111,7 @@ def _int8_model(weights: Path) -> Path | None:
         return WeightsResolver(int8_name(weights.name)).resolve()
     except WeightsNotFoundError as exc:
         log.warning(
-            "%s; using the float32 model instead (make one with `har-stream quantize-detector`, or set "
+            "%s; using the float32 model instead (make one with `har-stream models quantize-detector`, or set "
             "detector.int8: false to silence this)",
             exc,
         )

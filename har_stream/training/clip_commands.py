@@ -1,4 +1,5 @@
-"""``har-stream harvest-clips``, ``train-open-set`` and ``train-temporal``: training on real labelled footage."""
+"""``har-stream clips harvest``, ``models open-set`` and ``clips train-temporal``: training on real labelled
+footage."""
 
 from __future__ import annotations
 
@@ -12,16 +13,32 @@ import typer
 from har_stream.log_setup import setup_logging
 
 CLIPS_HELP = "Folder of clips with labels.csv (file,label,group), e.g. ../shared/videos/cctv."
-SPLIT_HELP = "Clip split CSV from split-clips (file,...,part); test-part clips are never trained on."
+SPLIT_HELP = (
+    "Clip split CSV written by 'har-stream clips split' (file,...,part), e.g. models/cctv_split.csv for "
+    "../shared/videos/cctv; test-part clips are never trained on."
+)
+HARVEST_HELP = "Folder written by 'har-stream clips harvest' (its --out), e.g. out/harvest."
 
 
 def harvest_clips_command(
     clips: Annotated[Path, typer.Option(help=CLIPS_HELP)],
-    split: Annotated[Path, typer.Option(help=SPLIT_HELP)] = Path("models/cctv_split.csv"),
-    out: Annotated[Path, typer.Option(help="Folder for tracks/*.npz, crops/ and crops.csv.")] = Path("out/harvest"),
+    split: Annotated[Path, typer.Option(help=SPLIT_HELP)],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for tracks/*.npz, crops/ and crops.csv, e.g. out/harvest; give the same folder again to "
+            "resume."
+        ),
+    ],
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Config whose detector, tracker and crop settings are used.")
-    ] = Path("configs/cctv.yaml"),
+        Path,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config whose detector, tracker and crop settings are used: the config of the cameras the models "
+            "will serve, e.g. configs/cctv.yaml.",
+        ),
+    ],
     crop_every: Annotated[int, typer.Option(min=1, help="Cut each person's crop every N frames.")] = 3,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
@@ -48,11 +65,12 @@ def harvest_clips_command(
 
 def train_open_set_command(
     data: Annotated[Path, typer.Option(help="HAR image folder (labels.csv + images/), e.g. ../shared/data/har.")],
-    harvest: Annotated[Path, typer.Option(help="Output of harvest-clips.")] = Path("out/harvest"),
-    base: Annotated[Path, typer.Option(help="Model folder whose backbone is kept.")] = Path(
-        "models/efficientnet_lite2_whole"
-    ),
-    out: Annotated[Path, typer.Option(help="Model folder to write.")] = Path("models/efficientnet_lite2_open"),
+    harvest: Annotated[Path, typer.Option(help=HARVEST_HELP)],
+    base: Annotated[
+        Path,
+        typer.Option(help="Model folder whose backbone is kept, e.g. models/efficientnet_lite2_whole."),
+    ],
+    out: Annotated[Path, typer.Option(help="Model folder to write, e.g. models/efficientnet_lite2_open.")],
     cctv_weight: Annotated[float, typer.Option(min=0.0, help="Weight of CCTV crops against photos.")] = 1.0,
     seed: Annotated[int, typer.Option()] = 0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -80,15 +98,15 @@ def train_open_set_command(
 
 def train_temporal_command(
     clips: Annotated[Path, typer.Option(help=CLIPS_HELP)],
-    split: Annotated[Path, typer.Option(help=SPLIT_HELP)] = Path("models/cctv_split.csv"),
-    harvest: Annotated[Path, typer.Option(help="Output of harvest-clips.")] = Path("out/harvest"),
-    out: Annotated[Path, typer.Option(help="Model folder to write.")] = Path("models/temporal_pose"),
+    split: Annotated[Path, typer.Option(help=SPLIT_HELP)],
+    harvest: Annotated[Path, typer.Option(help=HARVEST_HELP)],
+    out: Annotated[Path, typer.Option(help="Model folder to write, e.g. models/temporal_pose.")],
     seed: Annotated[int, typer.Option()] = 0,
     fit_on: Annotated[
         str,
         typer.Option(
             help="Parts the saved model is fitted on: train,val (the shipped model) or train (keeps the val "
-            "groups held out, to tune thresholds with evaluate-video on them)."
+            "groups held out, to tune thresholds with 'clips evaluate-video' on them)."
         ),
     ] = "train,val",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",

@@ -1,4 +1,4 @@
-"""``har-stream train`` and ``har-stream evaluate``: the command-line face of the training package."""
+"""``har-stream models train`` and ``har-stream models evaluate``: the command-line face of the training package."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def quantize_classifier_command(
 ) -> None:
     """Write the model's int8 ONNX copy (model-int8.onnx), check it against Keras, and time both runtimes.
 
-    ``har-stream train`` does this already; use it for models trained with --no-int8 or by older versions.
+    ``har-stream models train`` does this already; use it for models trained with --no-int8 or by older versions.
     """
     setup_logging(log_level)
     import har_stream.action_model  # noqa: F401
@@ -353,7 +353,7 @@ def average_weights_command(
 ) -> None:
     """Average the weights of fine-tuned rounds of one classifier (a "model soup"), the mix chosen on val.
 
-    Unlike make-ensemble the result is one network and costs what one model costs. Each candidate takes about a
+    Unlike ``models ensemble`` the result is one network and costs what one model costs. Each candidate takes about a
     minute to score on 2 cores (EfficientNet-Lite2 at 352 px); prints the figures as JSON.
     """
     setup_logging(log_level)

@@ -29,7 +29,7 @@ from har_stream.training.dataset import DatasetError, LabelledImage, split_parts
 
 @dataclass
 class EnsembleOptions:
-    """What ``har-stream make-ensemble`` accepts."""
+    """What ``har-stream models ensemble`` accepts."""
 
     members: list[Path]
     data: Path
@@ -212,7 +212,7 @@ def write_ensemble_card(folder: Path, meta: dict[str, Any]) -> Path:
         + _flip_choice_text(spec)
         + ".",
     )
-    figures = card.add("Figures (whole images, as `har-stream evaluate` feeds them)")
+    figures = card.add("Figures (whole images, as `har-stream models evaluate` feeds them)")
     figures.body += ["", figures_table(meta["figures"])]
     for runtime, lat in meta.get("latency_ms_per_crop", {}).items():
         figures.body += ["", f"Latency per crop ({runtime}, {lat['machine']}): batch 1 {lat['batch1']:.1f} ms, batch 8 "

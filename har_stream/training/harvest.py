@@ -66,7 +66,7 @@ class ClipTracks:
             if missing:
                 raise ValueError(
                     f"{path} was harvested by an older version (no {', '.join(missing)}): run "
-                    "`har-stream harvest-clips` again with the same --out; it adds what is missing"
+                    "`har-stream clips harvest` again with the same --out; it adds what is missing"
                 )
             width, height = (int(v) for v in data["size"])
             return cls(**{k: data[k] for k in TRACK_FIELDS}, width=width, height=height, fps=float(data["fps"]))

@@ -3,7 +3,7 @@
 The backbones are convolutional and the heads pool globally, so one set of weights runs at any input size. Models
 fine-tuned on random resized crops see people larger in training than whole images show them at the same size,
 and classify better a little above their training size (the "FixRes" effect; Touvron et al., 2019). This scores
-each candidate size on the val split (whole images, as ``har-stream evaluate``), keeps the best (ties go to the
+each candidate size on the val split (whole images, as ``har-stream models evaluate``), keeps the best (ties go to the
 smaller, cheaper size), and writes an ordinary model folder at that size: the same weights, its val/test figures
 at the new size, latency, an int8 copy and a card. The test split is scored once, after the choice.
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class InputSizeOptions:
-    """What ``har-stream choose-input-size`` accepts."""
+    """What ``har-stream models choose-input-size`` accepts."""
 
     model: Path
     data: Path
@@ -42,11 +42,14 @@ def _check(options: InputSizeOptions, meta: dict[str, Any]) -> None:
     from har_stream.action_model.ensemble import ENSEMBLE_KEY
 
     if ENSEMBLE_KEY in meta:
-        raise DatasetError(f"{options.model} is an ensemble: choose its members' sizes, then make-ensemble again")
+        raise DatasetError(
+            f"{options.model} is an ensemble: choose its members' sizes, then 'har-stream models ensemble' again"
+        )
     if "base_model" in meta:
         raise DatasetError(
             f"{options.model} is an open-set model: its head is trained on features of one input size; build its "
-            "base at the new size with choose-input-size, then retrain the head with har-stream train-open-set"
+            "base at the new size with 'har-stream models choose-input-size', then retrain the head with "
+            "'har-stream models open-set'"
         )
     if meta["head"].get("pooling") == "flatten":
         raise DatasetError(

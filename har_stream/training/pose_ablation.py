@@ -119,7 +119,7 @@ def run_pose_ablation(model_dir: str | Path, data: str | Path, seed: int = 42) -
         f"On this model's pooled features (same split, seed and head), adding yolo11n-pose keypoints changes test "
         f"accuracy {results['image features']['test']:.3f} → {results['image + pose features']['test']:.3f} "
         f"({gain:+.3f}); val {results['image features']['val']:.3f} → {results['image + pose features']['val']:.3f}. "
-        f"A person was found in {found:.0%} of the images. {verdict} Command: har-stream pose-ablation --model "
+        f"A person was found in {found:.0%} of the images. {verdict} Command: har-stream models pose-ablation --model "
         f"{folder} --data {data}."
     )
     ablation = {"accuracy": results, "person_found_fraction": round(found, 4), "test_gain": round(gain, 4),

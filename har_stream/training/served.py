@@ -98,7 +98,7 @@ def count_found(boxes: np.ndarray) -> int:
 def read_crop(path: Path, size: int | None = None) -> np.ndarray | None:
     """A harvested crop file (None when unreadable), resized to ``size`` x ``size`` when given.
 
-    Harvested crops are square, cut at ``harvest-clips``' crop size (260 px); a model served at another input
+    Harvested crops are square, cut at ``clips harvest``' crop size (260 px); a model served at another input
     size gets them rescaled to it (``square_resize``), as its trunk would see a crop the pipeline cuts at that
     size."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)

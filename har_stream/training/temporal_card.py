@@ -25,7 +25,7 @@ def write_temporal_card(folder: Path) -> Path:
         "Data and split",
         f"- {data.get('clips', '')}; windows: {data.get('windows', {})}.",
         "- Groups (the recording a clip was cut from) never straddle train/val/test; the test groups are used "
-        "only by `har-stream evaluate-video --split models/cctv_split.csv --part test`.",
+        "only by `har-stream clips evaluate-video --split models/cctv_split.csv --part test`.",
         "- Per-track targets from per-clip labels (see `har_stream/training/temporal_dataset.py`): in a fight clip, "
         "people touching another person's box on at least half their frames are fighting, bystanders are left out; "
         "every person in a none/walking clip is a negative. Negatives are re-weighted so that as large a share of them "
@@ -71,7 +71,7 @@ def write_temporal_card(folder: Path) -> Path:
     test = meta.get("held_out_test")
     if test:
         card.add(
-            "Held-out test groups (har-stream evaluate-video --split models/cctv_split.csv --part test)",
+            "Held-out test groups (har-stream clips evaluate-video --split models/cctv_split.csv --part test)",
             *[f"- {line}" for line in test],
         )
     tried = meta.get("levers_tried")

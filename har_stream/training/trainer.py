@@ -47,7 +47,7 @@ SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 
 @dataclass
 class TrainOptions:
-    """Everything ``har-stream train`` accepts."""
+    """Everything ``har-stream models train`` accepts."""
 
     data: Path
     out: Path

@@ -1,11 +1,11 @@
 """Average the weights of fine-tuned classifiers of one lineage (a "model soup"), choosing the mix on val.
 
-Models fine-tuned one after another from the same start (for example the rounds of ``finetune-whole``) often lie
+Models fine-tuned one after another from the same start (for example the rounds of ``models fine-tune``) often lie
 in one basin of the loss, so the mean of their weights classifies better than either (Wortsman et al., 2022,
 "Model soups"), at the cost of one model: unlike an ensemble, the result is a single network. Every ingredient
 must share backbone, head, classes, input size and split; batch normalisation statistics are averaged with the
 rest. Each candidate mix (and every ingredient alone, so the result is never worse on val than the best
-ingredient) is scored on the val split, whole images as ``har-stream evaluate``; the test split is scored once,
+ingredient) is scored on the val split, whole images as ``har-stream models evaluate``; the test split is scored once,
 after the choice. The output is an ordinary model folder with its int8 copy and card.
 """
 
@@ -31,7 +31,7 @@ SAME_KEYS = ("backbone", "head", "classes", "input_size")
 
 @dataclass
 class WeightAverageOptions:
-    """What ``har-stream average-weights`` accepts."""
+    """What ``har-stream models average`` accepts."""
 
     models: list[Path]
     data: Path
@@ -77,7 +77,7 @@ def _check(options: WeightAverageOptions) -> list[dict[str, Any]]:
     from har_stream.action_model.loading import read_meta
 
     if len(options.models) < 2:
-        raise DatasetError("average-weights needs --model at least twice")
+        raise DatasetError("'har-stream models average' needs --model at least twice")
     metas = [read_meta(folder) for folder in options.models]
     first = metas[0]
     first_split = options.models[0] / "split.csv"
@@ -89,7 +89,8 @@ def _check(options: WeightAverageOptions) -> list[dict[str, Any]]:
         if differs:
             raise DatasetError(
                 f"{folder} differs from {options.models[0]} in {', '.join(differs)}: only models of one architecture "
-                "(the rounds of one lineage) can be averaged; bring them to one input size with choose-input-size"
+                "(the rounds of one lineage) can be averaged; bring them to one input size with "
+                "'har-stream models choose-input-size'"
             )
         if not (folder / "split.csv").is_file():
             raise DatasetError(f"{folder} has no split.csv: the mix is chosen on the models' shared val split")

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WholeFinetuneOptions:
-    """What ``har-stream finetune-whole`` accepts."""
+    """What ``har-stream models fine-tune`` accepts."""
 
     base: Path
     data: Path
