@@ -108,3 +108,21 @@ def count_decodable_frames(path: Path) -> int:
             except av.FFmpegError:
                 continue
     return count
+
+
+def alerts_and_flagged(pipeline, clip: Path) -> tuple[list[str], list]:
+    """Run ``pipeline`` over ``clip`` as ``har-stream run`` does: the rules whose alerts started, in order, and
+    the records (frames) on which someone was flagged."""
+    from har_stream.frame import FLAGGED
+    from har_stream.rules.events import ALERT_START
+
+    started: list[str] = []
+    flagged: list = []
+
+    def on_frame(record) -> None:
+        started.extend(e.rule for e in record.alerts if e.type == ALERT_START)
+        if len(record.detections) and record.detections.data[FLAGGED].any():
+            flagged.append(record)
+
+    pipeline.run(source=str(require(clip)), on_frame=on_frame)
+    return started, flagged

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from har_stream.config import load_config
-from har_stream.frame import DISPLAY_LABEL, FLAGGED, FrameRecord
+from har_stream.frame import DISPLAY_LABEL, FLAGGED
 from har_stream.pipeline import Pipeline
-from har_stream.rules.events import ALERT_START
-from tests.conftest import REPO, SHARED, require
+from tests.conftest import REPO, SHARED, alerts_and_flagged
 
 RUNNER = SHARED / "videos" / "kth" / "kth_running_person04_running_d1_uncomp.mp4"  # a man running past, 4 times
 WALKERS = (
@@ -31,22 +30,8 @@ def pipeline() -> Pipeline:
     return Pipeline(config)
 
 
-def run(pipeline: Pipeline, clip: Path) -> tuple[list[str], list[FrameRecord]]:
-    """The rules whose alerts started on ``clip``, and the flagged frames."""
-    started: list[str] = []
-    flagged: list[FrameRecord] = []
-
-    def on_frame(record: FrameRecord) -> None:
-        started.extend(e.rule for e in record.alerts if e.type == ALERT_START)
-        if len(record.detections) and record.detections.data[FLAGGED].any():
-            flagged.append(record)
-
-    pipeline.run(source=str(require(clip)), on_frame=on_frame)
-    return started, flagged
-
-
 def test_a_runner_is_flagged_red_and_named_running(pipeline: Pipeline) -> None:
-    started, flagged = run(pipeline, RUNNER)
+    started, flagged = alerts_and_flagged(pipeline, RUNNER)
     assert "running_in_classroom" in started, started
     record = flagged[0]
     shown = record.detections.data[DISPLAY_LABEL][record.detections.data[FLAGGED]]
@@ -55,6 +40,6 @@ def test_a_runner_is_flagged_red_and_named_running(pipeline: Pipeline) -> None:
 
 @pytest.mark.parametrize("clip", WALKERS, ids=lambda p: p.stem)
 def test_walkers_are_not_flagged(pipeline: Pipeline, clip: Path) -> None:
-    started, flagged = run(pipeline, clip)
+    started, flagged = alerts_and_flagged(pipeline, clip)
     assert "running_in_classroom" not in started, started
     assert not any(np.any(r.detections.data[DISPLAY_LABEL][r.detections.data[FLAGGED]] == "running") for r in flagged)

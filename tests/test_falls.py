@@ -12,10 +12,9 @@ from har_stream.config.schema import FallsConfig
 from har_stream.frame import ACTION_SCORES, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.render.overlay import person_labels
-from har_stream.rules.events import ALERT_START
 from har_stream.temporal.fall_stage import FallStage
 from har_stream.temporal.falls import FallWatch
-from tests.conftest import REPO, SHARED, require
+from tests.conftest import REPO, SHARED, alerts_and_flagged
 
 FPS = 30.0
 STANDING = np.array([300.0, 100.0, 360.0, 300.0])  # 200 px tall, 60 px wide
@@ -124,22 +123,9 @@ def care_home() -> Pipeline:
     return Pipeline(load_config(REPO / "configs" / "care_home.yaml"))
 
 
-def run(pipeline: Pipeline, clip: Path) -> tuple[list[str], list[FrameRecord]]:
-    started: list[str] = []
-    flagged: list[FrameRecord] = []
-
-    def on_frame(record: FrameRecord) -> None:
-        started.extend(e.rule for e in record.alerts if e.type == ALERT_START)
-        if len(record.detections) and record.detections.data[FLAGGED].any():
-            flagged.append(record)
-
-    pipeline.run(source=str(require(clip)), on_frame=on_frame)
-    return started, flagged
-
-
 @pytest.mark.slow
 def test_a_real_fall_is_flagged_red_as_fallen_with_its_seconds(care_home: Pipeline) -> None:
-    started, flagged = run(care_home, FALL)
+    started, flagged = alerts_and_flagged(care_home, FALL)
     assert "resident_fell" in started, started
     det = flagged[-1].detections
     assert set(det.data[DISPLAY_LABEL][det.data[FLAGGED]]) == {"fallen"}
@@ -150,5 +136,5 @@ def test_a_real_fall_is_flagged_red_as_fallen_with_its_seconds(care_home: Pipeli
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", EVERYDAY, ids=lambda p: p.stem)
 def test_lying_down_on_purpose_and_bending_raise_nothing(care_home: Pipeline, clip: Path) -> None:
-    started, _ = run(care_home, clip)
+    started, _ = alerts_and_flagged(care_home, clip)
     assert not started, started
