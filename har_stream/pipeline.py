@@ -1,5 +1,5 @@
 """The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → falls → label →
-rules → render → sinks."""
+rules → privacy → render → sinks."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from har_stream.frame import FrameRecord
 from har_stream.output_paths import check_output_paths, local_file
 from har_stream.render.labels import PersonLabeler
 from har_stream.render.overlay import OverlayRenderer
+from har_stream.render.privacy import PrivacyMask
 from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
 from har_stream.rules.zones import ZoneError
@@ -138,7 +139,7 @@ class Pipeline:
                 if record is None:
                     run.idle()
                     continue
-                run.process(record)  # track -> classify -> smooth -> temporal -> label -> rules -> render -> sinks
+                run.process(record)  # track ... rules -> privacy -> render
                 if (max_frames is not None and run.stats.frames >= max_frames) or run.quit_requested:
                     break
         except KeyboardInterrupt:
@@ -184,6 +185,7 @@ class _Run:
         self.rules = RuleEngine(
             config.rules, config.zones, camera=config.camera, min_label_confidence=config.render.min_label_confidence
         )
+        self.privacy = PrivacyMask(config.privacy)
         self.renderer = OverlayRenderer(config.render, config.zones)
         self.stats = RunStats()
         self.sinks, self.events, self.window, self.outputs = _build_sinks(config, fps)
@@ -217,6 +219,8 @@ class _Run:
         _timed("falls", self.falls, record)  # person down: a fast drop ending lying low, and for how long
         _timed("label", self.labeler, record)  # the one label each person is shown with
         _timed("rules", self.rules, record)
+        if self.privacy.enabled:  # every output below is made from the masked frame; the stages above saw it whole
+            _timed("privacy", self.privacy, record)
         start = time.perf_counter()
         self.renderer(record, fps=self.stats.recent_fps)
         record.timings["render"] = (time.perf_counter() - start) * 1000

@@ -386,6 +386,47 @@ class OutputConfig(StrictModel):
     ] = "ultrafast"
 
 
+class PrivacyMaskConfig(StrictModel):
+    """A named polygon hidden in every picture har-stream writes or shows (export, snapshots, clips, live view,
+    window). Its corners are written as a zone's are; the detector, tracker and classifiers still see the real
+    frame, so a person behind the mask is tracked, and their box and label are drawn over it."""
+
+    name: Name
+    #: Corners, at least three, in order (edges must not cross), as ``[x, y]`` pairs, like a zone's polygon.
+    polygon: list[tuple[float, float]] = Field(min_length=3)
+    #: "normalized" coordinates are fractions of width and height; "auto" picks normalized when every
+    #: coordinate lies within [0, 1].
+    units: Literal["auto", "pixels", "normalized"] = "auto"
+
+    @field_validator("polygon")
+    @classmethod
+    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return ZoneConfig._simple_polygon(points)  # the same checks, and messages, as a zone's polygon
+
+    @model_validator(mode="after")
+    def _coordinates_in_range(self) -> PrivacyMaskConfig:
+        ZoneConfig.model_construct(polygon=self.polygon, units=self.units, calibration=None)._coordinates_in_range()
+        return self
+
+    @property
+    def is_normalized(self) -> bool:
+        """Whether the polygon is given in fractions of the frame size."""
+        if self.units == "auto":
+            return all(0 <= c <= 1 for point in self.polygon for c in point)
+        return self.units == "normalized"
+
+
+class PrivacyConfig(StrictModel):
+    """Privacy masks: regions (a neighbour's window, a keypad, a street) blacked out or blurred in every output,
+    after detection, tracking, classification and rules have seen the real frame and before the overlay is drawn."""
+
+    #: The regions to hide, e.g. ``{name: window, polygon: [[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]}``.
+    masks: list[PrivacyMaskConfig] = Field(default_factory=list)
+    #: black fills each mask with black; blur replaces it with a coarse blur (cells of about 1/30 of the frame's
+    #: long side: shapes and colours remain, faces and text do not).
+    style: Literal["black", "blur"] = "black"
+
+
 class HarStreamConfig(StrictModel):
     """Everything one camera needs: source, models, rules, overlay and outputs."""
 
@@ -401,11 +442,13 @@ class HarStreamConfig(StrictModel):
     rules: list[RuleConfig] = Field(default_factory=list)
     render: RenderConfig = RenderConfig()
     output: OutputConfig = OutputConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     @model_validator(mode="after")
     def _names_consistent(self) -> HarStreamConfig:
         _require_unique([z.name for z in self.zones], "zones", "zone")
         _require_unique([r.name for r in self.rules], "rules", "rule")
+        _require_unique([m.name for m in self.privacy.masks], "privacy.masks", "mask")
         zone_names = {z.name for z in self.zones}
         for i, rule in enumerate(self.rules):
             for j, zone in enumerate(rule.zones):

@@ -5,11 +5,30 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from har_stream.config.schema import ZoneConfig
+from har_stream.config.schema import PrivacyMaskConfig, ZoneConfig
 
 
 class ZoneError(ValueError):
     """A zone does not fit the frame it is applied to."""
+
+
+def frame_polygon(zone: ZoneConfig | PrivacyMaskConfig, width: int, height: int, field: str) -> np.ndarray:
+    """``zone``'s polygon in pixels of a ``width`` x ``height`` frame, as an (N, 2) int64 array.
+
+    Normalized corners are scaled to the frame; pixel corners beyond it raise :class:`ZoneError` naming ``field``.
+    """
+    points = np.array(zone.polygon, dtype=np.float64)
+    if zone.is_normalized:
+        points = points * [width - 1, height - 1]
+    else:
+        outside = (points[:, 0] > width) | (points[:, 1] > height)
+        if outside.any():
+            x, y = points[int(np.argmax(outside))]
+            raise ZoneError(
+                f"{field} ({zone.name!r}): point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
+                "use pixel coordinates inside the frame or normalized ones (0 to 1)"
+            )
+    return np.round(points).astype(np.int64)
 
 
 class ZoneSet:
@@ -22,18 +41,7 @@ class ZoneSet:
         self.polygons: dict[str, np.ndarray] = {}
         self._zones: dict[str, sv.PolygonZone] = {}
         for i, zone in enumerate(zones):
-            points = np.array(zone.polygon, dtype=np.float64)
-            if zone.is_normalized:
-                points = points * [width - 1, height - 1]
-            else:
-                outside = (points[:, 0] > width) | (points[:, 1] > height)
-                if outside.any():
-                    x, y = points[int(np.argmax(outside))]
-                    raise ZoneError(
-                        f"zones[{i}] ({zone.name!r}): point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
-                        "use pixel coordinates inside the frame or normalized ones (0 to 1)"
-                    )
-            polygon = np.round(points).astype(np.int64)
+            polygon = frame_polygon(zone, width, height, f"zones[{i}]")
             self.polygons[zone.name] = polygon
             self._zones[zone.name] = sv.PolygonZone(polygon, triggering_anchors=(sv.Position.BOTTOM_CENTER,))
 
