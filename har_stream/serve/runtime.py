@@ -54,7 +54,8 @@ class SiteRuntime:
             AppriseNotifier(url, self.media_root, name=f"apprise[{i}]") for i, url in enumerate(site.notify.apprise)
         ]
         names = [c.camera for c in site.cameras]
-        self.mqtt = MqttNotifier(site.notify.mqtt, names) if site.notify.mqtt is not None else None
+        rules = {c.camera: [r.name for r in c.rules] for c in site.cameras}
+        self.mqtt = MqttNotifier(site.notify.mqtt, names, rules) if site.notify.mqtt is not None else None
         queued = [*self.webhooks, *self.apprise]  # the hub hands each alert to every queued notifier alike
         self.hub = AlertHub(self.store, self.media_root, site.server.base_url, webhooks=queued, mqtt=self.mqtt)
         self.cameras: dict[str, CameraHandle] = (
