@@ -6,6 +6,7 @@ Alerts come from the real rule engine and go through the site's real hub and MQT
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -18,8 +19,11 @@ from har_stream.config.site import ConfigError, MqttConfig, validate_site
 from har_stream.notify import MqttNotifier
 from har_stream.serve.health import CameraHealth
 from har_stream.serve.runtime import SiteRuntime
+from tests.conftest import SHARED, require, write_clip
 from tests.serve.netutil import Broker, Subscriber, start_mosquitto
 from tests.serve.test_alert_contract import raise_alert
+
+CLASSROOM = SHARED / "videos" / "cctv" / "saumyajha_classroom_cctv.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +171,39 @@ def test_home_assistant_settings_are_validated_by_name(broker: Broker, tmp_path:
     assert "notify.mqtt.home_assistant.enable" in text
     site = validate_site(site_config(tmp_path, broker, "ha3"), env={"MQTT_PW": "x"})
     assert site.notify.mqtt is not None and site.notify.mqtt.home_assistant.discovery_prefix == "homeassistant"
+
+
+def test_a_real_clip_turns_the_rule_on_and_off_and_counts_people(broker: Broker, tmp_path: Path) -> None:
+    """The whole path: 60 real classroom frames through the real pipeline (detector, tracker, rules), the hub,
+    the MQTT notifier and the broker; Home Assistant's topics read back by a real subscriber."""
+    clip = write_clip(require(CLASSROOM), tmp_path / "classroom60.mp4", frames=60)
+    config = site_config(tmp_path, broker, "ha4")
+    config["defaults"] = {"classifier": {"model": "none"}, "temporal": {"model": "none"}, "detector": {"imgsz": 640}}
+    config["cameras"] = [
+        {
+            "name": "gate",
+            "source": {"uri": str(clip)},
+            "rules": [{"name": "anyone", "actions": ["*"], "min_confidence": 0, "min_duration_s": 0}],
+        }
+    ]
+    config["media"]["clips"] = False
+    subscriber = Subscriber(broker, "ha4/#")
+    runtime = SiteRuntime(validate_site(config, env={"MQTT_PW": broker.password}))
+    state_topic = "ha4/gate/rules/anyone/state"
+    try:
+        runtime.start()
+        gate = runtime.cameras["gate"]
+        subscriber.wait_for(lambda t, p: t == state_topic and p == "ON", timeout=300)
+        subscriber.wait_for(lambda t, p: t == "ha4/gate/people" and int(p) > 0, timeout=60)
+        for _ in range(3000):  # the clip ends: the pipeline ends every open alert
+            if gate.health().status == "finished":
+                break
+            threading.Event().wait(0.1)
+        runtime.stop()  # the hub hands over every end before the notifier says goodbye
+        subscriber.wait_for(lambda t, p: t == "ha4/gate/availability" and p == "offline")  # sent after them
+    finally:
+        runtime.stop()
+        subscriber.close()
+    states = [p for t, p, _ in subscriber.messages if t == state_topic]
+    assert states[0] == "OFF" and "ON" in states and states[-1] == "OFF", states
+    assert all(a != b for a, b in itertools.pairwise(states)), states  # only changes are published
