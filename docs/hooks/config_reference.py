@@ -130,7 +130,10 @@ def _table(section: Section, prefix: str, top: bool) -> list[str]:
     model = section.model
     doc = model.__dict__.get("__doc__")
     lines = [_one_paragraph(doc), ""] if doc and not top else []
-    comments = _field_comments(model)
+    comments: dict[str, str] = {}
+    for cls in reversed(model.__mro__):  # inherited fields keep their comments; a subclass's own ones win
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel:
+            comments.update(_field_comments(cls))
     # md_in_html: the class lets docs/stylesheets/extra.css keep field names on one line.
     lines += ['<div class="config-ref" markdown>', "", "| field | type | default | description |", "|---|---|---|---|"]
     path = "" if top else f"{section.title}."

@@ -3,15 +3,18 @@
 Every camera entry is a per-camera config (``HarStreamConfig``: source, zones, rules, ...) named by ``name``;
 ``defaults`` holds per-camera settings merged under every camera. Strings may reference environment variables
 as ``${NAME}``; they are resolved at load time and an unset variable is an error naming the field. Secrets
-(``server.token``, ``notify.mqtt.password``, webhook header values) are ``SecretStr`` so they never show in
-logs, reprs or config errors.
+(``server.token``, ``notify.mqtt.password``, webhook header values, Apprise URLs) are ``SecretStr`` so they never
+show in logs, reprs or config errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -113,23 +116,71 @@ class StoreConfig(StrictModel):
     path: Path | None = None
 
 
-class WebhookConfig(StrictModel):
-    """POST every alert as JSON to a URL, with retries and exponential backoff."""
+class DeliveryConfig(StrictModel):
+    """Retries and queueing of a notifier that delivers each alert on its own (a webhook, an Apprise URL)."""
 
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
-    #: Extra request headers, e.g. {Authorization: "Bearer ${HOOK_TOKEN}"}; values are secrets.
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
     #: Which events are sent.
     events: list[Literal["alert_start", "alert_end"]] = Field(default_factory=lambda: list(ALERT_TYPES), min_length=1)
-    #: The snapshot as a link (``snapshot_url``), inline as base64 JPEG (``snapshot_jpeg``), or not at all.
-    image: Literal["url", "inline", "none"] = "url"
+    #: Seconds one attempt may wait for the receiver (to connect, and again for its answer).
     timeout_s: PositiveSeconds = 5.0
-    #: Attempts per alert, the first included; failures (connection errors, 5xx, 408, 429) are retried.
+    #: Attempts per alert, the first included; failed attempts are retried after backoff_initial_s, then twice
+    #: as long each time, at most backoff_max_s.
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 6
     backoff_initial_s: PositiveSeconds = 1.0
     backoff_max_s: PositiveSeconds = 60.0
     #: Alerts waiting for delivery; when full the oldest is dropped (and counted), never the video.
     queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+
+class WebhookConfig(DeliveryConfig):
+    """POST every alert as JSON to a URL, with retries and exponential backoff.
+
+    Failed attempts (connection errors, 5xx, 408, 425, 429) are retried; other statuses are final.
+    """
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    #: Extra request headers, e.g. {Authorization: "Bearer ${HOOK_TOKEN}"}; values are secrets.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    #: The snapshot as a link (``snapshot_url``), inline as base64 JPEG (``snapshot_jpeg``), or not at all.
+    image: Literal["url", "inline", "none"] = "url"
+
+
+class AppriseConfig(DeliveryConfig):
+    """Send every alert through Apprise to a chat, phone or mailbox (Telegram, Slack, Discord, e-mail, ntfy, ...).
+
+    In ``notify.apprise`` an entry is either this mapping or just the URL. Every failed attempt is retried.
+    """
+
+    #: The Apprise URL of the service, e.g. "tgram://${TG_BOT_TOKEN}/${TG_CHAT_ID}" (see Apprise's list of
+    #: services). A secret: such URLs hold tokens and passwords, so it is never logged or shown.
+    url: SecretStr
+    #: Which events are sent (people usually want to hear when an alert starts, not when it ends).
+    events: list[Literal["alert_start", "alert_end"]] = Field(default_factory=lambda: ["alert_start"], min_length=1)
+    #: Attach the alert's snapshot (JPEG) where the service takes attachments.
+    attach_snapshot: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_service(cls, url: SecretStr) -> SecretStr:
+        problem = apprise_url_problem(url.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        return url
+
+
+class HomeAssistantConfig(StrictModel):
+    """Announce every camera to Home Assistant (MQTT discovery) and keep its sensors' states up to date.
+
+    Each camera is a device; each of its rules a ``binary_sensor`` that is on while an alert of that rule is
+    active for anyone on that camera; its people count a ``sensor``.
+    """
+
+    #: Publish the discovery configs (retained) and the sensors' states.
+    enabled: bool = False
+    #: Home Assistant's discovery prefix (its MQTT integration's setting; "homeassistant" unless changed there).
+    discovery_prefix: Annotated[str, Field(min_length=1, pattern=r"^[^#+\s]+$")] = "homeassistant"
+    #: The people count is published when it changes, at most once per this many seconds.
+    people_interval_s: Annotated[float, Field(ge=0.1, le=3600, allow_inf_nan=False)] = 1.0
 
 
 class MqttConfig(StrictModel):
@@ -145,13 +196,25 @@ class MqttConfig(StrictModel):
     client_id: str | None = None
     qos: Literal[0, 1, 2] = 1
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    #: Home Assistant MQTT discovery: each camera a device, each rule a binary sensor, people a sensor.
+    home_assistant: HomeAssistantConfig = Field(default_factory=lambda: HomeAssistantConfig())
 
 
 class NotifyConfig(StrictModel):
     """Where alerts are delivered besides the dashboard."""
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    #: Apprise URLs (or {url, events, attach_snapshot, max_attempts, ...} mappings), one per service, e.g.
+    #: ["tgram://${TG_BOT_TOKEN}/${TG_CHAT_ID}", "ntfy://ntfy.sh/${NTFY_TOPIC}"]; the URLs are secrets.
+    apprise: list[AppriseConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
+
+    @field_validator("apprise", mode="before")
+    @classmethod
+    def _bare_urls(cls, entries: Any) -> Any:
+        if isinstance(entries, list):
+            return [{"url": entry} if isinstance(entry, str) else entry for entry in entries]
+        return entries
 
 
 class SiteSettings(StrictModel):
@@ -201,6 +264,39 @@ class SiteConfig(BaseModel):
             if camera.camera == name:
                 return camera
         raise KeyError(name)
+
+
+def apprise_url_problem(url: str) -> str | None:
+    """Why Apprise cannot send to ``url`` (the message names only its scheme), or None when it can."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not scheme or not scheme.replace("+", "").replace("-", "").replace("_", "").isalnum():
+        return "not an Apprise URL: expected <service>://..., e.g. tgram://<bot token>/<chat id>"
+    try:
+        import apprise
+    except ImportError:
+        return "Apprise is not installed (pip install apprise)"
+    with _quiet_logger("apprise"):  # its complaints may quote the URL
+        plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return f"Apprise cannot use this {scheme}:// URL (unknown service, or its tokens or options are invalid)"
+    return None
+
+
+class _ThisThreadOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != threading.get_ident()
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Drop what logger ``name`` logs from this thread meanwhile (other threads still log)."""
+    quiet = _ThisThreadOnly()
+    logger = logging.getLogger(name)
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def reachable_address() -> str:

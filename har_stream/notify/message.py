@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 from har_stream.rules.events import AlertEvent, media_url
 
-__all__ = ["alert_message", "media_url", "safe_host"]
+__all__ = ["alert_message", "media_url", "safe_host", "topic_name"]
 
 
 def alert_message(event: AlertEvent, snapshot: str | None, base_url: str) -> dict[str, Any]:
@@ -33,3 +34,8 @@ def safe_host(url: str) -> str:
     host = rest.split("/", 1)[0].split("?", 1)[0]
     host = host.rsplit("@", 1)[-1]
     return f"{scheme}://{host}"
+
+
+def topic_name(name: str) -> str:
+    """A camera (or rule) name as one MQTT topic level (spaces and other odd characters become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)

@@ -8,6 +8,9 @@ Topics (``<prefix>`` is ``notify.mqtt.topic_prefix``, ``har_stream`` by default)
 - ``<prefix>/<camera>/status``: the camera's health as JSON (status, fps, dropped frames), retained.
 - ``<prefix>/<camera>/events``: one JSON message per alert start and end.
 
+With ``home_assistant.enabled``, Home Assistant discovery configs and sensor states as well
+(:mod:`har_stream.notify.homeassistant`).
+
 Publishing only hands the message to paho's queue (bounded), so the pipeline never waits for the broker;
 while disconnected, paho reconnects with backoff and QoS 1/2 messages wait in the queue.
 """
@@ -16,15 +19,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from har_stream.config.site import MqttConfig
+from har_stream.notify.homeassistant import Discovery, RuleStates
+from har_stream.notify.message import topic_name
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +45,10 @@ def _reach_error(host: str, port: int) -> str:
         return exc.strerror or str(exc) or type(exc).__name__
 
 
-def topic_name(camera: str) -> str:
-    """A camera name as one MQTT topic level (spaces and other odd characters become ``_``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", camera)
-
-
 class MqttNotifier:
-    """One connection to the broker for the whole site."""
+    """One connection to the broker for the whole site. ``rules``: each camera's rules, for Home Assistant."""
 
-    def __init__(self, config: MqttConfig, cameras: list[str]) -> None:
+    def __init__(self, config: MqttConfig, cameras: list[str], rules: dict[str, list[str]] | None = None) -> None:
         self.config = config
         self.prefix = config.topic_prefix.rstrip("/")
         self.connected = threading.Event()
@@ -60,6 +60,14 @@ class MqttNotifier:
         self._lock = threading.Lock()
         self._availability: dict[str, str] = {camera: "offline" for camera in cameras}
         self._status: dict[str, str] = {}
+        ha = config.home_assistant
+        self.discovery: Discovery | None = None
+        if ha.enabled:
+            every = {camera: list((rules or {}).get(camera, [])) for camera in cameras}
+            self.discovery = Discovery(self.prefix, ha.discovery_prefix.rstrip("/"), every)
+        self._rule_states = RuleStates()
+        self._people: dict[str, int] = {}  # as last published
+        self._people_at: dict[str, float] = {}  # time.monotonic() of that
         client_id = config.client_id or f"har-stream-{uuid.uuid4().hex[:8]}"
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         if config.username is not None:
@@ -94,7 +102,21 @@ class MqttNotifier:
             client.publish(self.topic(topic_name(camera), "availability"), state, qos=1, retain=True)
         for camera, status in statuses.items():
             client.publish(self.topic(topic_name(camera), "status"), status, qos=1, retain=True)
+        if self.discovery is not None:
+            self._announce(client, self.discovery)
         self.connected.set()
+
+    def _announce(self, client: mqtt.Client, discovery: Discovery) -> None:
+        """Home Assistant discovery configs and the current states (all retained), at every connection."""
+        for camera, rules in discovery.rules.items():
+            for topic, config in discovery.configs(camera):
+                client.publish(topic, json.dumps(config, separators=(",", ":")), qos=1, retain=True)
+            with self._lock:  # states and their changes go out in order (publish_alert takes the lock too)
+                for rule in rules:
+                    state = self._rule_states.state(camera, rule)
+                    client.publish(discovery.rule_topic(camera, rule), state, qos=1, retain=True)
+                if camera in self._people:
+                    client.publish(discovery.people_topic(camera), str(self._people[camera]), qos=1, retain=True)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         """The broker could not be reached (paho retries with backoff): say so once per outage."""
@@ -127,6 +149,28 @@ class MqttNotifier:
         """Publish an alert start or end message on ``<prefix>/<camera>/events``."""
         camera = topic_name(str(message.get("camera", "default")))
         self._publish(self.topic(camera, "events"), json.dumps(message, separators=(",", ":")))
+        if self.discovery is not None:
+            with self._lock:
+                state = self._rule_states.update(message)
+                if state is not None:  # the rule's binary sensor turns on (first alert) or off (last one ended)
+                    topic = self.discovery.rule_topic(str(message.get("camera")), str(message.get("rule")))
+                    self._publish(topic, state, retain=True)
+
+    def publish_people(self, camera: str, count: int | None) -> None:
+        """The camera's people count for Home Assistant, when it changed and at most once per
+        ``home_assistant.people_interval_s``: a change held back goes out with a later call (the hub calls
+        this about once a second)."""
+        if self.discovery is None or count is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if self._people.get(camera) == count:
+                return
+            last = self._people_at.get(camera)
+            if last is not None and now - last < self.config.home_assistant.people_interval_s:
+                return
+            self._people[camera], self._people_at[camera] = count, now
+            self._publish(self.discovery.people_topic(camera), str(count), retain=True)
 
     def publish_health(self, camera: str, health: dict[str, Any]) -> None:
         """Publish a camera's availability (when it changes) and its health JSON."""

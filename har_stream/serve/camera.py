@@ -70,6 +70,7 @@ class CameraWorker:
         self._pipeline: Any = None
         self._frames = 0
         self._active_alerts = 0
+        self._people: int | None = None
         self._size: tuple[int, int] | None = None
         self._times: collections.deque[float] = collections.deque(maxlen=30)
         self._captured_at: float | None = None  # time.monotonic() when the newest processed frame was decoded
@@ -101,7 +102,7 @@ class CameraWorker:
         """Status and counters for the dashboard, API and MQTT (counters run across reconnections and reopens)."""
         with self._lock:
             state, error, source = self._state, self._error, self._source
-            frames, active, size = self._frames, self._active_alerts, self._size
+            frames, active, size, people = self._frames, self._active_alerts, self._size, self._people
             times = list(self._times)
             captured_at, past = self._captured_at, self._past.copy()
         counters = source.counters() if source is not None else None
@@ -128,6 +129,7 @@ class CameraWorker:
             decode_errors=past["decode_errors"],
             frame_age_s=round(now - captured_at, 3) if captured_at is not None else None,
             active_alerts=active,
+            people=people,
             width=size[0] if size else None,
             height=size[1] if size else None,
             last_frame_at=self.live.updated_at,
@@ -190,6 +192,7 @@ class CameraWorker:
             with self._lock:
                 self._source = None
                 self._active_alerts = 0
+                self._people = None  # unknown until the next source delivers frames
                 for key in SOURCE_COUNTERS:
                     self._past[key] += getattr(final, key)
             if self._stop.is_set():
@@ -226,6 +229,7 @@ class CameraWorker:
         with self._lock:
             self._frames += 1
             self._active_alerts = record.active_alerts
+            self._people = len(record.detections)
             self._size = (record.width, record.height)
             self._times.append(time.monotonic())
             self._captured_at = record.captured_at

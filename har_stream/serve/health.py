@@ -42,6 +42,7 @@ class CameraHealth(BaseModel):
     decode_errors: int
     frame_age_s: float | None = Field(description="seconds since the newest processed frame was captured")
     active_alerts: int
+    people: int | None = Field(None, description="people tracked in the newest processed frame")
     width: int | None
     height: int | None
     last_frame_at: float | None = Field(description="epoch seconds of the newest live frame")

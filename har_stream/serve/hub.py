@@ -185,3 +185,5 @@ class AlertHub:
         if self.mqtt is not None and (changed or now - self._mqtt_sent.get(camera, 0.0) >= MQTT_STATUS_INTERVAL_S):
             self._mqtt_sent[camera] = now
             self.mqtt.publish_health(camera, message)
+        if self.mqtt is not None:
+            self.mqtt.publish_people(camera, health.people)  # sent when it changes (Home Assistant's sensor)

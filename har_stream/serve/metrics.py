@@ -8,7 +8,7 @@ private registry together with the process collector (CPU, memory, open files of
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, SummaryMetricFamily
@@ -103,23 +103,31 @@ class SiteCollector(Collector):
 
     def _delivery(self) -> Iterator[Metric]:
         notify = self.runtime.notify_health()
-        labels = ["target"]
-        delivered = CounterMetricFamily(f"{PREFIX}_webhook_delivered", "Alerts delivered", labels=labels)
-        failed = CounterMetricFamily(f"{PREFIX}_webhook_failed", "Alerts given up on", labels=labels)
-        dropped = CounterMetricFamily(f"{PREFIX}_webhook_dropped", "Alerts dropped from a full queue", labels=labels)
-        pending = GaugeMetricFamily(f"{PREFIX}_webhook_pending", "Alerts waiting for delivery", labels=labels)
-        for hook in notify["webhooks"]:
-            delivered.add_metric([hook["target"]], hook["delivered"])
-            failed.add_metric([hook["target"]], hook["failed"])
-            dropped.add_metric([hook["target"]], hook["dropped"])
-            pending.add_metric([hook["target"]], hook["pending"])
-        yield from (delivered, failed, dropped, pending)
+        for kind, targets in (("webhook", notify["webhooks"]), ("apprise", notify.get("apprise", []))):
+            yield from _queued_delivery(kind, targets)
         mqtt = notify["mqtt"]
         if mqtt is not None:
             connected = 1.0 if mqtt["connected"] else 0.0
             yield GaugeMetricFamily(f"{PREFIX}_mqtt_connected", "1 while connected to the broker", connected)
             yield CounterMetricFamily(f"{PREFIX}_mqtt_published", "Messages published", mqtt["published"])
             yield CounterMetricFamily(f"{PREFIX}_mqtt_outages", "Times the broker connection was lost", mqtt["outages"])
+
+
+def _queued_delivery(kind: str, targets: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Counters of the webhooks or of the Apprise URLs, by target (``har_stream_<kind>_delivered`` ...)."""
+    labels = ["target"]
+    delivered = CounterMetricFamily(f"{PREFIX}_{kind}_delivered", "Alerts delivered", labels=labels)
+    failed = CounterMetricFamily(f"{PREFIX}_{kind}_failed", "Alerts given up on", labels=labels)
+    dropped = CounterMetricFamily(f"{PREFIX}_{kind}_dropped", "Alerts dropped from a full queue", labels=labels)
+    pending = GaugeMetricFamily(f"{PREFIX}_{kind}_pending", "Alerts waiting for delivery", labels=labels)
+    attempts = CounterMetricFamily(f"{PREFIX}_{kind}_attempts", "Delivery attempts, retries included", labels=labels)
+    for target in targets:
+        delivered.add_metric([target["target"]], target["delivered"])
+        failed.add_metric([target["target"]], target["failed"])
+        dropped.add_metric([target["target"]], target["dropped"])
+        pending.add_metric([target["target"]], target["pending"])
+        attempts.add_metric([target["target"]], target["attempts"])
+    yield from (delivered, failed, dropped, pending, attempts)
 
 
 def metrics_registry(runtime: SiteRuntime) -> CollectorRegistry:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from har_stream.config.site import SiteConfig
+from har_stream.notify.apprise_notify import AppriseNotifier
 from har_stream.notify.mqtt import MqttNotifier
 from har_stream.notify.webhook import WebhookNotifier
 from har_stream.serve.camera import CameraWorker
@@ -49,9 +50,14 @@ class SiteRuntime:
         self.webhooks = [
             WebhookNotifier(hook, self.media_root, name=f"webhooks[{i}]") for i, hook in enumerate(site.notify.webhooks)
         ]
+        self.apprise = [
+            AppriseNotifier(url, self.media_root, name=f"apprise[{i}]") for i, url in enumerate(site.notify.apprise)
+        ]
         names = [c.camera for c in site.cameras]
-        self.mqtt = MqttNotifier(site.notify.mqtt, names) if site.notify.mqtt is not None else None
-        self.hub = AlertHub(self.store, self.media_root, site.server.base_url, webhooks=self.webhooks, mqtt=self.mqtt)
+        rules = {c.camera: [r.name for r in c.rules] for c in site.cameras}
+        self.mqtt = MqttNotifier(site.notify.mqtt, names, rules) if site.notify.mqtt is not None else None
+        queued = [*self.webhooks, *self.apprise]  # the hub hands each alert to every queued notifier alike
+        self.hub = AlertHub(self.store, self.media_root, site.server.base_url, webhooks=queued, mqtt=self.mqtt)
         self.cameras: dict[str, CameraHandle] = (
             _cluster_cameras(site, self.hub)
             if site.cluster is not None
@@ -103,7 +109,8 @@ class SiteRuntime:
             for name, worker in self.cameras.items():
                 self.hub.publish_health(name, worker.health())
             self.hub.close()
-            closers = [threading.Thread(target=w.close, name=f"close-{w.name}") for w in self.webhooks]
+            queued = [*self.webhooks, *self.apprise]
+            closers = [threading.Thread(target=w.close, name=f"close-{w.name}") for w in queued]
             if self.mqtt is not None:
                 closers.append(threading.Thread(target=self.mqtt.close, name="close-mqtt"))
             for thread in closers:  # each drains its own queue: side by side, not one after the other
@@ -127,17 +134,8 @@ class SiteRuntime:
 
     def notify_health(self) -> dict[str, Any]:
         """Delivery counters for the health endpoint."""
-        hooks = [
-            {
-                "target": hook.target,
-                "delivered": hook.stats.delivered,
-                "failed": hook.stats.failed,
-                "dropped": hook.stats.dropped,
-                "pending": hook.pending,
-                "last_error": hook.stats.last_error,
-            }
-            for hook in self.webhooks
-        ]
+        hooks = [hook.health() for hook in self.webhooks]
+        apprise = [target.health() for target in self.apprise]
         mqtt = None
         if self.mqtt is not None:
             mqtt = {
@@ -147,4 +145,4 @@ class SiteRuntime:
                 "outages": self.mqtt.outages,
                 "last_error": self.mqtt.last_error,
             }
-        return {"webhooks": hooks, "mqtt": mqtt}
+        return {"webhooks": hooks, "apprise": apprise, "mqtt": mqtt}
