@@ -94,7 +94,7 @@ class OverlayRenderer:
         for line in self.line_configs:
             a, b = self._line_set.ends[line.name]
             start, end = sv.Point(int(a[0]), int(a[1])), sv.Point(int(b[0]), int(b[1]))
-            sv.draw_line(scene, start, end, self.zone_color, thickness=1)
+            sv.draw_line(scene, start, end, self.zone_color, thickness=2)
             # the tick points to the side people come into when they count as "in"
             normal = np.array([-(b[1] - a[1]), b[0] - a[0]]) / max(float(np.hypot(*(b - a))), 1e-9)
             if line.in_direction == "right_to_left":
