@@ -63,9 +63,8 @@ class RuleEngine:
     and metres per second in calibrated zones) is within bounds, the box's bottom centre is in one of the
     rule's zones, the person crossed the rule's ``crossing`` line on this frame (``record.crossings``, from the count
     stage; in the rule's direction), the schedule is active, and at least ``min_people`` people on the frame meet all
-    of that
-    (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition has held for
-    ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
+    of that (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition
+    has held for ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``. An alert names the listed action its rule judged, with that action's
     evidence; an alert of a ``*`` rule names the label the person's box shows (``data['display_label']``). A
