@@ -329,7 +329,7 @@ def check_config(
         cfg = load_config(config)
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    typer.echo(f"ok: camera {cfg.camera!r}, {len(cfg.zones)} zones, {len(cfg.rules)} rules")
+    typer.echo(f"ok: camera {cfg.camera!r}, {len(cfg.zones)} zones, {len(cfg.lines)} lines, {len(cfg.rules)} rules")
 
 
 @app.command()

@@ -27,6 +27,15 @@ FLAGGED = "flagged"  # (N,) bool: an alert is active for this person
 ALERT_RULE = "alert_rule"  # (N,) name of the rule that flags the person, "" if none
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """A tracked person's feet crossing a counting line on this frame (the count stage, har_stream.rules.counting)."""
+
+    track_id: int
+    line: str
+    direction: str  # "in" or "out", as the line's in_direction says
+
+
 @dataclass
 class FrameRecord:
     """One frame and everything the stages learned about it.
@@ -48,6 +57,10 @@ class FrameRecord:
     ended_tracks: list[int] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)  # AlertEvent objects started or ended on this frame
     active_alerts: int = 0
+    crossings: list[Crossing] = field(default_factory=list)  # line crossings on this frame (count stage)
+    #: Per line, people counted ``{"in": n, "out": m}`` since the run started (count stage).
+    line_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    zone_occupancy: dict[str, int] = field(default_factory=dict)  # per zone, people standing in it now (count stage)
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
     #: Names of the columns of ``data['action_scores']`` (set by the smoothing stage; the temporal stage adds a
     #: column for a motion action the classifier lacks).

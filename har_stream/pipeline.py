@@ -1,5 +1,5 @@
 """The har-stream pipeline, top to bottom: source → detect → track → classify → smooth → temporal → falls → label →
-rules → privacy → render → sinks."""
+count → rules → privacy → render → sinks."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from har_stream.output_paths import check_output_paths, local_file
 from har_stream.render.labels import PersonLabeler
 from har_stream.render.overlay import OverlayRenderer
 from har_stream.render.privacy import PrivacyMask
+from har_stream.rules.counting import LineCounter
 from har_stream.rules.engine import RuleEngine
 from har_stream.rules.events import AlertEvent
 from har_stream.rules.zones import ZoneError
@@ -139,7 +140,7 @@ class Pipeline:
                 if record is None:
                     run.idle()
                     continue
-                run.process(record)  # track ... rules -> privacy -> render
+                run.process(record)  # track -> classify -> ... -> label -> count -> rules -> privacy -> render -> sinks
                 if (max_frames is not None and run.stats.frames >= max_frames) or run.quit_requested:
                     break
         except KeyboardInterrupt:
@@ -182,11 +183,12 @@ class _Run:
         self.temporal = TemporalStage(pipeline.temporal_model, config.temporal)
         self.falls = FallStage(config.falls)
         self.labeler = PersonLabeler(config.render.min_label_confidence)
+        self.counter = LineCounter(config.lines, config.zones)
         self.rules = RuleEngine(
             config.rules, config.zones, camera=config.camera, min_label_confidence=config.render.min_label_confidence
         )
         self.privacy = PrivacyMask(config.privacy)
-        self.renderer = OverlayRenderer(config.render, config.zones)
+        self.renderer = OverlayRenderer(config.render, config.zones, config.lines)
         self.stats = RunStats()
         self.sinks, self.events, self.window, self.outputs = _build_sinks(config, fps)
         self.bar = _progress_bar(source, progress)
@@ -218,6 +220,7 @@ class _Run:
         _timed("temporal", self.temporal, record)
         _timed("falls", self.falls, record)  # person down: a fast drop ending lying low, and for how long
         _timed("label", self.labeler, record)  # the one label each person is shown with
+        _timed("count", self.counter, record)  # line crossings (in / out) and people per zone
         _timed("rules", self.rules, record)
         if self.privacy.enabled:  # every output below is made from the masked frame; the stages above saw it whole
             _timed("privacy", self.privacy, record)
@@ -237,7 +240,7 @@ class _Run:
             self.bar.update(1)
         if time.monotonic() - self.last_health >= HEALTH_INTERVAL_S:
             self.last_health = time.monotonic()
-            health = _health_entry(self.source, self.config.camera, self.stats, "periodic")
+            health = _health_entry(self.source, self.config.camera, self.stats, "periodic", record)
             log.info("camera %s: %s", self.config.camera, _health_text(health))
             if self.events is not None:
                 self.events.append(health)
@@ -258,6 +261,7 @@ class _Run:
             self.smoother.forget(ended)
             self.temporal.forget(ended)
             self.falls.forget(ended)
+            self.counter.forget(ended)
 
     def report_health(self) -> None:
         """Write the source's connection changes to the event log."""
@@ -305,7 +309,7 @@ class _Run:
         self._close_alerts("shutdown")
         self.report_health()
         if self.events is not None:
-            self.events.append(_health_entry(self.source, self.config.camera, self.stats, "final"))
+            self.events.append(_health_entry(self.source, self.config.camera, self.stats, "final", self.last))
         for sink in self.sinks:
             try:
                 sink.close()
@@ -404,13 +408,19 @@ def _iso(wall_time: float) -> str:
     return dt.datetime.fromtimestamp(wall_time, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _health_entry(source: FrameSource, camera: str, stats: RunStats, why: str) -> dict[str, Any]:
+def _health_entry(
+    source: FrameSource, camera: str, stats: RunStats, why: str, last: FrameRecord | None = None
+) -> dict[str, Any]:
     now = time.time()
     entry: dict[str, Any] = {"type": "camera_health", "camera": camera, "wall_time": now, "time": _iso(now)}
     entry.update(source.counters().model_dump())
     entry["fps_processed"] = round(stats.recent_fps, 2)
     entry["frames_processed"] = stats.frames
     entry["report"] = why
+    if last is not None and last.line_counts:
+        entry["line_counts"] = last.line_counts  # {line: {"in": n, "out": m}} since the run started
+    if last is not None and last.zone_occupancy:
+        entry["zone_occupancy"] = last.zone_occupancy  # {zone: people in it on the newest frame}
     return entry
 
 

@@ -249,6 +249,65 @@ class ZoneConfig(StrictModel):
         return self.units == "normalized"
 
 
+class LineConfig(StrictModel):
+    """A named counting line: people are counted where their feet (the bottom centre of their box) cross it.
+
+    Stand on the first point and look towards the second: people who cross from your left to your right are
+    ``left_to_right``. On screen, a line drawn from left to right (first point on the left) has its left side
+    above it, so ``left_to_right`` is moving down the screen; a line drawn top to bottom has its left side on the
+    right of the screen, so ``left_to_right`` is moving leftwards.
+    """
+
+    name: Name
+    #: The two ends of the line, ``[[x1, y1], [x2, y2]]``: pixels or fractions of the frame, as for zones.
+    points: list[tuple[float, float]]
+    #: "normalized" coordinates are fractions of width and height; "auto" picks normalized when every
+    #: coordinate lies within [0, 1].
+    units: Literal["auto", "pixels", "normalized"] = "auto"
+    #: Which crossing counts as "in" (the other one counts as "out"); see above for the sides.
+    in_direction: Literal["left_to_right", "right_to_left"] = "left_to_right"
+    #: Hysteresis against jitter: a person is on a side of the line only once their feet are this far past it,
+    #: as a fraction of their box height, so a person standing on the line is counted once, not on every wobble.
+    margin: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.15
+
+    @field_validator("points")
+    @classmethod
+    def _two_points(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(points) != 2:
+            raise ValueError(f"a line needs exactly 2 points ([[x1, y1], [x2, y2]]), not {len(points)}")
+        for i, (x, y) in enumerate(points):
+            if not all(map(_finite, (x, y))):
+                raise ValueError(f"point {i} ({x}, {y}) is not a finite number pair")
+        if points[0] == points[1]:
+            raise ValueError("the line's two points are the same point")
+        return points
+
+    @model_validator(mode="after")
+    def _coordinates_in_range(self) -> LineConfig:
+        coords = [c for point in self.points for c in point]
+        if self.units == "normalized" and not all(0 <= c <= 1 for c in coords):
+            raise ValueError("points: normalized line coordinates must lie within [0, 1]")
+        if any(c < 0 for c in coords):
+            raise ValueError("points: line coordinates must not be negative (the frame starts at 0, 0)")
+        return self
+
+    @property
+    def is_normalized(self) -> bool:
+        """Whether the points are given in fractions of the frame size."""
+        if self.units == "auto":
+            return all(0 <= c <= 1 for point in self.points for c in point)
+        return self.units == "normalized"
+
+
+class CrossingConfig(StrictModel):
+    """A rule's line condition: the person crossed this line on this frame (in this direction)."""
+
+    #: Name of a line in ``lines``.
+    line: Name
+    #: "in" or "out" (the line's ``in_direction`` says which is which), or "any".
+    direction: Literal["in", "out", "any"] = "any"
+
+
 class ScheduleConfig(StrictModel):
     """When a rule is active, in local time. ``end`` before ``start`` spans midnight."""
 
@@ -312,6 +371,9 @@ class RuleConfig(StrictModel):
     max_speed_mps: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     #: Names of zones the person must be in (any of them); empty means anywhere.
     zones: list[Name] = Field(default_factory=list)
+    #: Optional line condition, e.g. ``{line: gate, direction: in}``: the condition holds on the frame a person's
+    #: feet cross the line (in that direction), so each crossing starts one alert (``min_duration_s`` must be 0).
+    crossing: CrossingConfig | None = None
     #: At least this many people on the same frame must meet the condition (in the rule's zones) for it to hold
     #: for any of them: 2 for fighting means one person alone, however they score, never raises a fight alert.
     min_people: Annotated[int, Field(ge=1, le=1000)] = 1
@@ -341,6 +403,10 @@ class RuleConfig(StrictModel):
         low, high = self.min_speed_mps, self.max_speed_mps
         if low is not None and high is not None and high < low:
             raise ValueError(f"max_speed_mps ({high}) is below min_speed_mps ({low})")
+        if self.crossing is not None and self.min_duration_s > 0:
+            raise ValueError(
+                f"min_duration_s ({self.min_duration_s}) must be 0 for a rule with crossing: a crossing lasts one frame"
+            )
         return self
 
 
@@ -439,6 +505,8 @@ class HarStreamConfig(StrictModel):
     temporal: TemporalConfig = TemporalConfig()
     falls: FallsConfig = FallsConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
+    #: Counting lines: people crossing each one are counted in and out, for ``crossing`` rules and the counts.
+    lines: list[LineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     render: RenderConfig = RenderConfig()
     output: OutputConfig = OutputConfig()
@@ -458,6 +526,16 @@ class HarStreamConfig(StrictModel):
                         f"rules[{i}].zones[{j}]: zone {zone!r} is not defined"
                         f"{_closest(zone, zone_names)} (zones: {known})"
                     )
+        _require_unique([line.name for line in self.lines], "lines", "line")
+        line_names = {line.name for line in self.lines}
+        for i, rule in enumerate(self.rules):
+            if rule.crossing is not None and rule.crossing.line not in line_names:
+                name = rule.crossing.line
+                known = ", ".join(sorted(line_names)) or "none defined"
+                raise ValueError(
+                    f"rules[{i}].crossing.line: line {name!r} is not defined"
+                    f"{_closest(name, line_names)} (lines: {known})"
+                )
         return self
 
 

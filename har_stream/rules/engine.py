@@ -39,6 +39,7 @@ class _Observation:
     timestamp: float
     wall_time: float
     frame_index: int
+    crossed: str | None = None  # crossing rules: the direction ("in", "out") the person crossed the rule's line
 
 
 @dataclass
@@ -60,9 +61,10 @@ class RuleEngine:
     ``data['action_scores']``) is at least ``min_confidence`` (rules listing ``*`` or ``unknown``, and records
     without scores, judge the smoothed label and its confidence instead), the speed (box heights per second,
     and metres per second in calibrated zones) is within bounds, the box's bottom centre is in one of the
-    rule's zones, the schedule is active, and at least ``min_people`` people on the frame meet all of that
-    (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition has held for
-    ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
+    rule's zones, the person crossed the rule's ``crossing`` line on this frame (``record.crossings``, from the count
+    stage; in the rule's direction), the schedule is active, and at least ``min_people`` people on the frame meet all
+    of that (default 1; 2 for a fight means one person alone never raises it). The alert starts once the condition
+    has held for ``min_duration_s`` and no cooldown is running; it ends once the condition has been false for
     ``end_grace_s``, when the track ends, or on shutdown. After an alert ends, the same track cannot raise
     the same rule for ``cooldown_s``. An alert names the listed action its rule judged, with that action's
     evidence; an alert of a ``*`` rule names the label the person's box shows (``data['display_label']``). A
@@ -110,6 +112,7 @@ class RuleEngine:
             evidence = [self._evidence(rule, record) for rule in self.rules]
             named = [self._named(rule, record, judged) for rule, judged in zip(self.rules, evidence, strict=True)]
             holds, zones = self._conditions(record, evidence)
+            crossed = {(c.track_id, c.line): c.direction for c in record.crossings}
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
@@ -124,6 +127,7 @@ class RuleEngine:
                         record.timestamp,
                         record.wall_time,
                         record.index,
+                        crossed.get((track_id, rule.crossing.line)) if rule.crossing is not None else None,
                     )
                     event, active = self._step(track_id, r, bool(holds[i, r]), observation)
                     if event is not None:
@@ -158,6 +162,8 @@ class RuleEngine:
         ground_speeds = detections.data.get(SPEED_MPS, np.full(n, np.nan, dtype=np.float32))
         holds = np.zeros((n, len(self.rules)), dtype=bool)
         zones = [[self._zone_of(rule, membership, i) for rule in self.rules] for i in range(n)]
+        ids = detections.tracker_id if detections.tracker_id is not None else np.zeros(n, dtype=int)
+        crossed = {(c.track_id, c.line, c.direction) for c in record.crossings}
         for r, rule in enumerate(self.rules):
             if not schedule_active(rule.schedule, local):
                 continue
@@ -171,6 +177,10 @@ class RuleEngine:
                     and (rule.min_speed_mps is None or ground_speeds[i] >= rule.min_speed_mps)
                     and (rule.max_speed_mps is None or ground_speeds[i] <= rule.max_speed_mps)
                     and (not rule.zones or zones[i][r] is not None)
+                    and (
+                        rule.crossing is None
+                        or _crossed(crossed, int(ids[i]), rule.crossing.line, rule.crossing.direction)
+                    )
                 )
             if holds[:, r].sum() < rule.min_people:  # e.g. a fight needs two people showing it at once
                 holds[:, r] = False
@@ -248,6 +258,9 @@ class RuleEngine:
         return event, state.alert is not None
 
     def _event(self, kind: str, rule: RuleConfig, track_id: int, obs: _Observation) -> AlertEvent:
+        extra: dict[str, object] = {}
+        if rule.crossing is not None:  # which line, and (on the start) which way the person crossed it
+            extra = {"line": rule.crossing.line} | ({"direction": obs.crossed} if obs.crossed else {})
         return AlertEvent(
             type=kind,  # type: ignore[arg-type]
             alert_id=uuid.uuid4().hex[:12],
@@ -262,6 +275,7 @@ class RuleEngine:
             wall_time=obs.wall_time,
             frame_index=obs.frame_index,
             box=obs.box,
+            extra=extra,
         )
 
     def _close(self, state: _RuleState, rule: RuleConfig, obs: _Observation, reason: str) -> AlertEvent:
@@ -307,3 +321,10 @@ class RuleEngine:
 
     def __len__(self) -> int:
         return len(self._states)
+
+
+def _crossed(crossed: set[tuple[int, str, str]], track_id: int, line: str, direction: str) -> bool:
+    """Whether the track crossed ``line`` on this frame in ``direction`` ("in", "out" or "any")."""
+    if direction == "any":
+        return (track_id, line, "in") in crossed or (track_id, line, "out") in crossed
+    return (track_id, line, direction) in crossed

@@ -251,7 +251,8 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
         tags=["server"],
         summary="Metrics for Prometheus",
         description="Per camera: fps in and processed, frames in, processed and dropped, frame age, outages "
-        "(`har_stream_camera_reconnects_total`), active alerts, time per pipeline stage (summaries in seconds); "
+        "(`har_stream_camera_reconnects_total`), active alerts, time per pipeline stage (summaries in seconds), "
+        "line crossings by direction (`har_stream_line_crossings_total`) and people per zone; "
         "alerts started by camera, rule and severity; webhook and MQTT delivery; the server process.",
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}}},

@@ -14,7 +14,7 @@ from har_stream.config.site import MediaConfig
 from har_stream.frame import FrameRecord
 from har_stream.rules.events import ALERT_START, AlertEvent
 from har_stream.serve.clips import ClipRecorder
-from har_stream.serve.health import STARTING, CameraHealth
+from har_stream.serve.health import STARTING, CameraHealth, LineCount, ZoneOccupancy
 from har_stream.serve.live import LatestFrame, encode_jpeg
 from har_stream.sinks.snapshots import SnapshotSink
 from har_stream.sources import FrameSource, SourceError, open_source, redact
@@ -76,6 +76,10 @@ class CameraWorker:
         self._captured_at: float | None = None  # time.monotonic() when the newest processed frame was decoded
         self._past: collections.Counter[str] = collections.Counter()  # counters of the sources already closed
         self._stages: dict[str, list[float]] = {}  # stage -> [frames, seconds in total]
+        # Line crossings: the current run's (record.line_counts) on top of those of the runs already ended
+        self._lines_past: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._lines_run: dict[str, dict[str, int]] = {}
+        self._occupancy: dict[str, int] = {}  # zone -> people on the newest frame
         self._thread = threading.Thread(target=self._run, name=f"camera-{self.name}", daemon=True)
 
     # -- control -------------------------------------------------------------------------------------
@@ -105,6 +109,10 @@ class CameraWorker:
             frames, active, size, people = self._frames, self._active_alerts, self._size, self._people
             times = list(self._times)
             captured_at, past = self._captured_at, self._past.copy()
+            lines = self._lines_past.copy()
+            for line, counts in self._lines_run.items():
+                lines.update({(line, direction): n for direction, n in counts.items()})
+            occupancy = dict(self._occupancy)
         counters = source.counters() if source is not None else None
         if counters is not None:
             for key in SOURCE_COUNTERS:
@@ -134,6 +142,11 @@ class CameraWorker:
             height=size[1] if size else None,
             last_frame_at=self.live.updated_at,
             error=error,
+            line_counts=[
+                LineCount(line=line.name, in_count=lines[line.name, "in"], out_count=lines[line.name, "out"])
+                for line in self.config.lines
+            ],
+            zone_occupancy=[ZoneOccupancy(zone=z.name, people=occupancy.get(z.name, 0)) for z in self.config.zones],
         )
 
     def stage_totals(self) -> dict[str, tuple[int, float]]:
@@ -193,6 +206,9 @@ class CameraWorker:
                 self._source = None
                 self._active_alerts = 0
                 self._people = None  # unknown until the next source delivers frames
+                for line, counts in self._lines_run.items():  # a new run counts from 0: keep this one's counts
+                    self._lines_past.update({(line, direction): n for direction, n in counts.items()})
+                self._lines_run, self._occupancy = {}, {}
                 for key in SOURCE_COUNTERS:
                     self._past[key] += getattr(final, key)
             if self._stop.is_set():
@@ -233,6 +249,7 @@ class CameraWorker:
             self._size = (record.width, record.height)
             self._times.append(time.monotonic())
             self._captured_at = record.captured_at
+            self._lines_run, self._occupancy = record.line_counts, record.zone_occupancy
             for stage, ms in record.timings.items():
                 totals = self._stages.setdefault(stage, [0, 0.0])
                 totals[0] += 1

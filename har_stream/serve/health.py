@@ -20,6 +20,25 @@ if TYPE_CHECKING:
 STARTING = "starting"
 
 
+class LineCount(BaseModel):
+    """People who crossed one counting line since the camera started (``lines`` of its config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: str
+    in_count: int = Field(description="crossings in the line's in_direction")
+    out_count: int = Field(description="crossings the other way")
+
+
+class ZoneOccupancy(BaseModel):
+    """People in one zone now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zone: str
+    people: int = Field(description="people whose feet are in the zone on the newest processed frame")
+
+
 class CameraHealth(BaseModel):
     """A camera's connection state and counters."""
 
@@ -47,6 +66,8 @@ class CameraHealth(BaseModel):
     height: int | None
     last_frame_at: float | None = Field(description="epoch seconds of the newest live frame")
     error: str | None
+    line_counts: list[LineCount] = Field(default_factory=list, description="per counting line, in and out since start")
+    zone_occupancy: list[ZoneOccupancy] = Field(default_factory=list, description="per zone, people in it now")
     # Cluster mode only (null for a camera of this process).
     node: str | None = Field(None, description="cluster mode: the Ray node the camera runs on (null until it reports)")
     host: str | None = Field(None, description="cluster mode: that node's host name")

@@ -100,6 +100,25 @@ class SiteCollector(Collector):
                 stages.add_metric([name, stage], count_value=count, sum_value=seconds)
         yield from (connected, fps_in, fps_processed, frames_in, processed, dropped, age)
         yield from (reconnects, attempts, decode_errors, active, stages)
+        yield from self._counts()
+
+    def _counts(self) -> Iterator[Metric]:
+        crossings = CounterMetricFamily(
+            f"{PREFIX}_line_crossings",
+            "People who crossed a counting line since the camera started, by direction (in, out)",
+            labels=["camera", "line", "direction"],
+        )
+        occupancy = GaugeMetricFamily(
+            f"{PREFIX}_zone_occupancy", "People in a zone on the newest processed frame", labels=["camera", "zone"]
+        )
+        for name, worker in self.runtime.cameras.items():
+            health = worker.health()
+            for line in health.line_counts:
+                crossings.add_metric([name, line.line, "in"], line.in_count)
+                crossings.add_metric([name, line.line, "out"], line.out_count)
+            for zone in health.zone_occupancy:
+                occupancy.add_metric([name, zone.zone], zone.people)
+        yield from (crossings, occupancy)
 
     def _delivery(self) -> Iterator[Metric]:
         notify = self.runtime.notify_health()

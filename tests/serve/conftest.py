@@ -25,6 +25,8 @@ def make_site(folder: Path, **server: object) -> SiteConfig:
                     "name": "gate",
                     "source": {"uri": str(folder / "gate.mp4")},
                     "rules": [{"name": "run", "actions": ["running"]}],
+                    "zones": [{"name": "hall_floor", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}],
+                    "lines": [{"name": "door", "points": [[0.2, 0.5], [0.8, 0.5]]}],  # counts in the camera endpoints
                 },
                 {"name": "hall", "source": {"uri": str(folder / "hall.mp4")}},
             ],

@@ -29,6 +29,22 @@ function updateHealth(name, health) {
   card.querySelector(".dropped").textContent = health.frames_dropped;
   card.querySelector(".active").textContent = health.active_alerts;
   card.querySelector(".error").textContent = health.error || "";
+  updateCounts(card, health);
+}
+
+// Line crossings in and out since the camera started, and people in each zone now.
+function updateCounts(card, health) {
+  const lines = health.line_counts || [];
+  const zones = health.zone_occupancy || [];
+  const rows = [
+    ...lines.map((l) => el("tr", { class: "line", "data-line": l.line }, el("th", { scope: "row", text: l.line }),
+      el("td", { class: "in", text: l.in_count }), el("td", { class: "out", text: l.out_count }), el("td"))),
+    ...zones.map((z) => el("tr", { class: "zone", "data-zone": z.zone }, el("th", { scope: "row", text: z.zone }),
+      el("td"), el("td"), el("td", { class: "people", text: z.people }))),
+  ];
+  const table = card.querySelector(".counts");
+  table.hidden = rows.length === 0;
+  table.querySelector("tbody").replaceChildren(...rows);
 }
 
 function alertItem(event) {
