@@ -16,8 +16,8 @@ from har_stream.rules.events import Alert, AlertEvent
 from har_stream.serve.app import Event, create_app
 from har_stream.serve.runtime import SiteRuntime
 from har_stream.sinks import EventLogSink
+from tests.rules.test_rules import ZONE, Person, frame, rule
 from tests.serve.conftest import make_site
-from tests.test_rules import ZONE, Person, frame, rule
 
 #: Fields the start record and the stored alert share by name and value.
 SHARED = ("alert_id", "camera", "rule", "severity", "track_id", "action", "confidence", "zone", "frame_index")

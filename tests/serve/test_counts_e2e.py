@@ -2,7 +2,7 @@
 frames (2 s) of the concourse footage with a counting line, served by a real server behind a token; the API,
 ``/metrics``, the crossing rule's alerts and the dashboard in a real headless Chromium all show the same counts.
 
-By the hand count of tests/test_lines_concourse.py, three people cross the line up the screen ("out") within
+By the hand count of tests/rules/test_lines_concourse.py, three people cross the line up the screen ("out") within
 these 100 frames (at x 520, 780 and 470) and one is crossing down ("in", x 400, on the line around frame 90);
 so out 3 and in 0 or 1 (± 1 for the borderline ones: the clip is re-encoded, so boxes differ slightly).
 """

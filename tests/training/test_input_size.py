@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_training import make_subset, needs_har, run_cli, run_cli_json
+from tests.training.test_training import make_subset, needs_har, run_cli, run_cli_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "models" / "efficientnet_lite0_har"
 
 

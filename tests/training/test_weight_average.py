@@ -10,9 +10,9 @@ import pytest
 
 from har_stream.training.dataset import DatasetError
 from har_stream.training.weight_average import averaged, candidate_mixes
-from tests.test_training import make_subset, needs_har, run_cli, run_cli_json
+from tests.training.test_training import make_subset, needs_har, run_cli, run_cli_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LITE0 = REPO / "models" / "efficientnet_lite0_har"
 LITE2 = REPO / "models" / "efficientnet_lite2_whole"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_training import make_subset, needs_har, run_cli_json
+from tests.training.test_training import make_subset, needs_har, run_cli_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LITE0 = REPO / "models" / "efficientnet_lite0_har"
 
 
@@ -101,7 +101,7 @@ def test_bad_ensembles_are_refused_with_the_reason(tmp_path: Path) -> None:
 
 @needs_har
 def test_training_commands_refuse_an_ensemble_as_their_base(tmp_path: Path) -> None:
-    from tests.test_training import run_cli
+    from tests.training.test_training import run_cli
 
     ensemble = str(REPO / "models" / "ensemble_lite2_vgg16")
     for command in (["models", "choose-input-size", "--model", ensemble], ["models", "fine-tune", "--base", ensemble]):

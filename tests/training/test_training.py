@@ -17,7 +17,7 @@ from har_stream.cli import app
 from har_stream.training.dataset import DatasetError, read_labels, stratified_split
 from har_stream.training.metrics import classification_report, log_loss
 
-HAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "har"
+HAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "har"
 needs_har = pytest.mark.skipif(not (HAR / "labels.csv").is_file(), reason="shared HAR dataset not present")
 
 

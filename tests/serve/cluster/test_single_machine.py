@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.cluster.conftest import camera, start_serve
+from tests.serve.cluster.conftest import camera, start_serve
 from tests.serve.netutil import free_port
 
 RAY_PROCESSES = ("raylet", "gcs_server", "ray::")

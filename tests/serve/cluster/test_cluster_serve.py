@@ -20,7 +20,7 @@ import yaml
 from pydantic import TypeAdapter
 
 from har_stream.serve.app import Camera, ServerHealth
-from tests.cluster.conftest import camera, start_serve
+from tests.serve.cluster.conftest import camera, start_serve
 from tests.serve.netutil import free_port
 
 pytest.importorskip("ray.cluster_utils")

@@ -23,7 +23,7 @@ import pytest
 
 from har_stream.config.site import validate_site
 from har_stream.serve.runtime import SiteRuntime
-from tests.cluster.conftest import camera
+from tests.serve.cluster.conftest import camera
 from tests.serve.netutil import HookReceiver
 from tests.serve.test_api import serving
 

@@ -12,7 +12,7 @@ import pytest
 from har_stream.config import ConfigError, parse_yaml
 from har_stream.config.loading import MAX_CONFIG_BYTES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def alias_bomb(width: int = 9, depth: int = 10, top: str = "camera") -> str:
