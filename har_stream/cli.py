@@ -389,7 +389,7 @@ def serve(
             server_config = ServerConfig.model_validate(changes.get("server", site.server.model_dump()))
         except ValidationError as exc:
             raise _fail(f"invalid --host/--port: {exc.errors()[0]['msg']}", 2) from None
-        if server_config.token is None and not is_loopback(server_config.host):
+        if not server_config.access_tokens and not is_loopback(server_config.host):
             raise _fail(f"--host {server_config.host} is not a loopback address: set server.token in the config", 2)
         changes["server"] = server_config
         site = site.model_copy(update=changes)
