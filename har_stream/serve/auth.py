@@ -94,14 +94,7 @@ class TokenAuth:
             bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
             principal = self._match(bearer) or self._match(headers.get(TOKEN_HEADER))
             in_header = principal is not None
-        if principal is None:
-            cookie = SimpleCookie()
-            try:
-                cookie.load(headers.get("cookie", ""))
-            except Exception:  # a malformed cookie header is just no cookie
-                cookie = SimpleCookie()
-            principal = self._match(cookie[COOKIE].value) if COOKIE in cookie else None
-        if principal is None:
+        if principal is None:  # a token in the address wins over the cookie: opening ?token=... switches tokens
             query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             supplied = next((value for key, value in query if key == "token"), None)
             principal = self._match(supplied)
@@ -111,6 +104,13 @@ class TokenAuth:
                 response.set_cookie(COOKIE, str(supplied), httponly=True, samesite="strict", path="/")
                 await response(scope, receive, send)
                 return
+        if principal is None:
+            cookie = SimpleCookie()
+            try:
+                cookie.load(headers.get("cookie", ""))
+            except Exception:  # a malformed cookie header is just no cookie
+                cookie = SimpleCookie()
+            principal = self._match(cookie[COOKIE].value) if COOKIE in cookie else None
         if principal is None:
             await self._deny(scope, receive, send, headers)
             return

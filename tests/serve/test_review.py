@@ -188,3 +188,11 @@ def test_named_tokens_allow_binding_off_loopback(tmp_path: Path) -> None:
     assert [(t.name, t.role) for t in site.server.access_tokens] == [("bob", "viewer")]
     with pytest.raises(ConfigError, match="a token is required"):
         validate_site({"cameras": [{"name": "a"}], "server": {"host": "0.0.0.0"}}, env={})
+
+
+def test_opening_a_page_with_another_token_switches_to_it(runtime: SiteRuntime) -> None:
+    with TestClient(create_app(runtime), base_url="http://localhost", follow_redirects=False) as client:
+        client.cookies.set("har_stream_token", BOB)
+        switched = client.get(f"/events?token={ALICE}", headers={"Accept": "text/html"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/events"
+        assert f"har_stream_token={ALICE}" in switched.headers["set-cookie"]
