@@ -116,7 +116,9 @@ REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
 DESCRIPTION = """Live action-recognition alerts from every camera of a har-stream site.
 
 Times in filters are ISO 8601 (naive times are UTC) or epoch seconds. When the server has a token
-(always when bound to a non-loopback address), send it as `Authorization: Bearer <token>`.
+(always when bound to a non-loopback address), send it as `Authorization: Bearer <token>` or `X-HAR-Token`.
+Tokens are viewers or operators (who may review alerts). A write (a review) needs the token in a header, or
+the `X-CSRF-Token` that `GET /api/session` gives: the browser's cookie alone is refused.
 Live updates: `GET /api/live` is a server-sent events stream with `alert` and `health` events."""
 
 
