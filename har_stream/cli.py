@@ -113,8 +113,8 @@ app.add_typer(
     name="clips",
     help="Work with labelled video clips (a folder with labels.csv): split them into train/val/test by recording "
     "group, harvest tracks and person crops with the pipeline's own detector, score the whole pipeline on them, "
-    "and train the temporal model.",
-    short_help="Split, harvest and evaluate labelled clips; train the temporal model.",
+    "train the temporal model, and export the alerts operators reviewed on the dashboard as labelled clips.",
+    short_help="Split, harvest, evaluate and export labelled clips; train the temporal model.",
 )
 app.add_typer(
     bench_app,
@@ -389,7 +389,7 @@ def serve(
             server_config = ServerConfig.model_validate(changes.get("server", site.server.model_dump()))
         except ValidationError as exc:
             raise _fail(f"invalid --host/--port: {exc.errors()[0]['msg']}", 2) from None
-        if server_config.token is None and not is_loopback(server_config.host):
+        if not server_config.access_tokens and not is_loopback(server_config.host):
             raise _fail(f"--host {server_config.host} is not a loopback address: set server.token in the config", 2)
         changes["server"] = server_config
         site = site.model_copy(update=changes)
@@ -705,6 +705,83 @@ def split_clips_command(
     typer.echo(f"wrote {out}")
 
 
+def export_reviewed_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the clips and labels.csv (file,label,group,start_s) to.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Site config that served the alerts: gives the store, media folder and clip_pre_s."
+        ),
+    ] = None,
+    store: Annotated[Path | None, typer.Option(help="Event database (default: the site config's store).")] = None,
+    media: Annotated[
+        Path | None, typer.Option(help="Media folder holding the clips (default: the site config's).")
+    ] = None,
+    pre_s: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds each clip starts before its first alert (default: media.clip_pre_s)."),
+    ] = None,
+    group_by: Annotated[
+        str, typer.Option(help="Recording group of each clip: camera, or camera-day (camera and UTC date).")
+    ] = "camera",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing labels.csv in --out.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Write every reviewed alert's clip into --out with labels.csv, for training and 'clips evaluate-video'.
+
+    A confirmed alert is labelled with its action, a false alarm 'none'; the group is the camera (or camera and
+    day); start_s is where the alert starts in its clip. Alerts whose clip file is missing are skipped (warned and
+    counted). Pass --config, or --store and --media.
+    """
+    setup_logging(log_level)
+    from collections import Counter
+    from typing import cast
+
+    from har_stream.store import EventStore, StoreError
+    from har_stream.store.export import ExportError, GroupBy, export_reviewed
+
+    if group_by not in ("camera", "camera-day"):
+        raise _fail(f"--group-by is camera or camera-day; got {group_by!r}", 2)
+    if config is not None:
+        from har_stream.config.loading import ConfigError
+        from har_stream.config.site import load_site
+
+        try:
+            site = load_site(config)
+        except ConfigError as exc:
+            raise _fail(str(exc), 2) from None
+        store = store or site.store_path
+        media = media or site.media.folder
+        pre_s = site.media.clip_pre_s if pre_s is None else pre_s
+    if store is None or media is None:
+        raise _fail("pass --config (a site config), or both --store and --media", 2)
+    if not store.is_file():
+        raise _fail(f"no event database at {store}")
+    try:
+        events = EventStore(store)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        summary = export_reviewed(
+            events.reviewed(),
+            media,
+            out,
+            lookup=events.get,
+            pre_s=pre_s,
+            group_by=cast(GroupBy, group_by),
+            overwrite=overwrite,
+        )
+    except ExportError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        events.close()
+    labels = Counter(row["label"] for row in summary.rows)
+    typer.echo(f"exported {len(summary.rows)} clips ({', '.join(f'{k} {n}' for k, n in sorted(labels.items()))})")
+    if summary.skipped:
+        typer.echo(f"skipped {len(summary.skipped)} reviewed alerts without a clip file", err=True)
+    typer.echo(f"wrote {summary.labels}")
+
+
 models_app.command("train")(train_command)
 models_app.command("fine-tune")(finetune_whole_command)
 models_app.command("ensemble")(make_ensemble_command)
@@ -718,6 +795,7 @@ models_app.command("pose-ablation")(pose_ablation_command)
 clips_app.command("split")(split_clips_command)
 clips_app.command("harvest")(harvest_clips_command)
 clips_app.command("evaluate-video")(evaluate_video_command)
+clips_app.command("export-reviewed")(export_reviewed_command)
 clips_app.command("train-temporal")(train_temporal_command)
 
 

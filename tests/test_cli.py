@@ -36,7 +36,7 @@ GROUPS = {
         "train", "fine-tune", "ensemble", "average", "open-set", "choose-input-size", "quantize", "quantize-detector",
         "evaluate", "pose-ablation",
     ],
-    "clips": ["split", "harvest", "evaluate-video", "train-temporal"],
+    "clips": ["split", "harvest", "evaluate-video", "export-reviewed", "train-temporal"],
     "bench": ["pipeline", "classifiers"],
 }  # fmt: skip
 

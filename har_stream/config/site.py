@@ -31,6 +31,28 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 ALERT_TYPES = ("alert_start", "alert_end")
 #: Bind addresses that mean "every interface".
 WILDCARD_BINDS = ("", "0.0.0.0", "::")
+#: What a token may do: a viewer sees everything; an operator can also review alerts.
+Role = Literal["viewer", "operator"]
+#: The name and role the single ``server.token`` gets.
+LEGACY_TOKEN_NAME = "admin"
+LEGACY_TOKEN_ROLE: Role = "operator"
+
+
+class AccessToken(StrictModel):
+    """A named access token with a role; the name is what a review records."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+    token: SecretStr
+    #: viewer: dashboard, API and media; operator: also review alerts.
+    role: Role = "viewer"
+
+    @field_validator("token")
+    @classmethod
+    def _token_strong_enough(cls, token: SecretStr) -> SecretStr:
+        weakness = token_weakness(token.get_secret_value())
+        if weakness is not None:
+            raise ValueError(weakness)
+        return token
 
 
 class ServerConfig(StrictModel):
@@ -41,6 +63,9 @@ class ServerConfig(StrictModel):
     port: Port = 8080
     #: Access token for the dashboard and API, e.g. "${HAR_STREAM_TOKEN}". Required when not on loopback.
     token: SecretStr | None = None
+    #: Named tokens with roles, e.g. [{name: alice, token: "${ALICE_TOKEN}", role: operator}]; ``token`` (if
+    #: set) is one more, named "admin" with the operator role.
+    tokens: list[AccessToken] = Field(default_factory=list)
     #: Base URL that alert messages use for snapshot and clip links (default: http://<host>:<port>).
     public_url: str | None = None
     #: Host names (as browsers send them in ``Host``) the server answers to besides the bound address and
@@ -63,6 +88,31 @@ class ServerConfig(StrictModel):
         if weakness is not None:
             raise ValueError(weakness)
         return token
+
+    @model_validator(mode="after")
+    def _unique_tokens(self) -> ServerConfig:
+        names: set[str] = set()
+        secrets: set[str] = set()
+        for i, entry in enumerate(self.access_tokens):
+            where = f"tokens[{i}]" if i < len(self.tokens) else "token"
+            if entry.name in names:
+                if where == "token":
+                    raise ValueError(
+                        f"token: the single token is named {LEGACY_TOKEN_NAME!r}, and a tokens entry already uses "
+                        "that name; rename that entry or move the single token into tokens"
+                    )
+                raise ValueError(f"{where}.name: the token name {entry.name!r} is used more than once")
+            if entry.token.get_secret_value() in secrets:
+                raise ValueError(f"{where}.token: the same token is given twice; each name needs its own token")
+            names.add(entry.name)
+            secrets.add(entry.token.get_secret_value())
+        return self
+
+    @property
+    def access_tokens(self) -> list[AccessToken]:
+        """Every token the server accepts: ``tokens`` plus ``token`` as "admin" (operator)."""
+        legacy = [AccessToken(name=LEGACY_TOKEN_NAME, token=self.token, role=LEGACY_TOKEN_ROLE)] if self.token else []
+        return [*self.tokens, *legacy]
 
     @property
     def base_url(self) -> str:
@@ -233,7 +283,7 @@ class SiteSettings(StrictModel):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> SiteSettings:
-        if self.server.token is None and not is_loopback(self.server.host):
+        if not self.server.access_tokens and not is_loopback(self.server.host):
             raise ValueError(
                 f"server.token: a token is required when binding to {self.server.host!r} (not a loopback "
                 'address); set e.g. token: "${HAR_STREAM_TOKEN}"'

@@ -74,6 +74,11 @@ def media_url(base_url: str, relative: str) -> str:
 DERIVED_FIELDS = ("time", "active", "snapshot_url", "clip_url")
 #: Stored fields an end record sets on the alert's row.
 END_FIELDS = ("ended_at", "duration_s", "peak_confidence", "end_reason")
+#: Stored fields an operator's review sets.
+REVIEW_FIELDS = ("review", "reviewed_by", "reviewed_at", "review_note")
+#: What a review says about an alert.
+Verdict = Literal["confirmed", "false_alarm"]
+VERDICTS: tuple[str, ...] = ("confirmed", "false_alarm")
 
 
 class Alert(BaseModel):
@@ -99,6 +104,12 @@ class Alert(BaseModel):
     active: bool
     snapshot_url: str | None
     clip_url: str | None
+    review: Verdict | None = Field(
+        None, description="an operator's verdict: confirmed or false_alarm (null: unreviewed)"
+    )
+    reviewed_by: str | None = Field(None, description="the name of the token that reviewed it")
+    reviewed_at: float | None = Field(None, description="epoch seconds of the review")
+    review_note: str | None = Field(None, description="the reviewer's note")
     # Paths relative to the media folder: stored, not served (the API serves their URLs).
     snapshot: str | None = Field(None, exclude=True)
     clip: str | None = Field(None, exclude=True)

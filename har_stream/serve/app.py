@@ -8,7 +8,7 @@ import json
 import time
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from har_stream import __version__
 from har_stream.actions import RULE_ACTIONS, UNKNOWN_ACTION
 from har_stream.config.schema import SEVERITIES
-from har_stream.rules.events import Alert
-from har_stream.serve.auth import TokenAuth
+from har_stream.rules.events import Alert, Verdict
+from har_stream.serve.auth import PRINCIPAL, Principal, TokenAuth
 from har_stream.serve.health import CameraHandle, CameraHealth
 from har_stream.serve.hosts import HostCheck, allowed_host_names
 from har_stream.serve.media import media_type, resolve_media
@@ -31,6 +31,8 @@ from har_stream.store import EventQuery
 STATIC = Path(str(files("har_stream.serve") / "static"))
 KEEPALIVE_S = 15.0
 POLL_S = 0.5
+#: Longest note a review may carry.
+NOTE_MAX = 500
 
 
 class ErrorBody(BaseModel):
@@ -70,6 +72,24 @@ class Filters(BaseModel):
     severities: list[str]
 
 
+class Session(BaseModel):
+    """Who the request's token is, what it may do, and the CSRF token for its writes."""
+
+    name: str = Field(description="the token's name (what a review records); 'local' without tokens")
+    role: Literal["viewer", "operator"]
+    can_review: bool
+    csrf_token: str = Field(description="send as X-CSRF-Token on writes authorised by the cookie alone")
+
+
+class ReviewRequest(BaseModel):
+    """An operator's verdict on an alert."""
+
+    model_config = {"extra": "forbid"}
+
+    verdict: Verdict
+    note: str | None = Field(None, max_length=NOTE_MAX, description=f"optional, at most {NOTE_MAX} characters")
+
+
 class StoreHealth(BaseModel):
     """The event store."""
 
@@ -89,10 +109,16 @@ class ServerHealth(BaseModel):
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "not found"}}
+REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    403: {"model": ErrorBody, "description": "a viewer token, or no token in a header and no CSRF token"},
+}
 DESCRIPTION = """Live action-recognition alerts from every camera of a har-stream site.
 
 Times in filters are ISO 8601 (naive times are UTC) or epoch seconds. When the server has a token
-(always when bound to a non-loopback address), send it as `Authorization: Bearer <token>`.
+(always when bound to a non-loopback address), send it as `Authorization: Bearer <token>` or `X-HAR-Token`.
+Tokens are viewers or operators (who may review alerts). A write (a review) needs the token in a header, or
+the `X-CSRF-Token` that `GET /api/session` gives: the browser's cookie alone is refused.
 Live updates: `GET /api/live` is a server-sent events stream with `alert` and `health` events."""
 
 
@@ -200,8 +226,14 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
         until: Annotated[dt.datetime | None, Query(description="alerts that started at or before")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        review: Annotated[
+            Literal["unreviewed", "reviewed", "confirmed", "false_alarm"] | None, Query(description="review state")
+        ] = None,
+        unreviewed_first: Annotated[bool, Query(description="unreviewed alerts first, then reviewed ones")] = False,
     ) -> EventPage:
-        query = EventQuery(camera, action, rule, severity, _epoch(since), _epoch(until), limit, offset)
+        query = EventQuery(
+            camera, action, rule, severity, _epoch(since), _epoch(until), limit, offset, review, unreviewed_first
+        )
         total, rows = runtime.store.query(query)
         return EventPage(total=total, limit=limit, offset=offset, items=[_served(r) for r in rows])
 
@@ -210,6 +242,27 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
         row = runtime.store.get(alert_id)
         if row is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
+        return _served(row)
+
+    @app.post(
+        "/api/events/{alert_id}/review",
+        tags=["events"],
+        summary="Review an alert (operators)",
+        description="Mark the alert confirmed or false_alarm, with an optional note; replaces an earlier review. "
+        "Records the token's name and the time. Needs an operator token, sent in a header (Authorization: Bearer "
+        "or X-HAR-Token), or the cookie plus the X-CSRF-Token from GET /api/session.",
+        responses=REVIEW_ERRORS,
+    )
+    def review_event(alert_id: str, body: ReviewRequest, request: Request) -> Event:
+        who = _principal(request)
+        if not who.can_review:
+            raise HTTPException(403, f"the token {who.name!r} is a viewer; reviewing needs an operator token")
+        if not runtime.store.review(alert_id, body.verdict, who.name, body.note or None):
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        row = runtime.store.get(alert_id)
+        if row is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        runtime.hub.publish_review(row)
         return _served(row)
 
     @app.get(
@@ -234,6 +287,12 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
         return Filters(cameras=cameras, actions=actions, rules=rules, severities=list(SEVERITIES))
 
     # -- server --------------------------------------------------------------------------------------
+    @app.get("/api/session", tags=["server"], summary="Who this token is, its role and its CSRF token")
+    def session(request: Request) -> Session:
+        who = _principal(request)
+        role: Literal["viewer", "operator"] = "operator" if who.role == "operator" else "viewer"
+        return Session(name=who.name, role=role, can_review=who.can_review, csrf_token=who.csrf)
+
     @app.get("/api/health", tags=["server"], summary="Server, camera, store and delivery health")
     def health() -> ServerHealth:
         total, _ = runtime.store.query(EventQuery(limit=0))
@@ -310,12 +369,18 @@ def create_app(runtime: SiteRuntime) -> FastAPIOffline:
             raise HTTPException(404, "not found")
         return FileResponse(resolved, media_type=media_type(resolved))
 
-    token = site.server.token
-    if token is not None:
-        app.add_middleware(TokenAuth, token=token.get_secret_value())
+    # Always on: without tokens it still names the caller ("local") and asks writes for the CSRF token.
+    app.add_middleware(TokenAuth, tokens=site.server.access_tokens)
     # Outermost: a request for a foreign host name is refused before anything else looks at it.
     app.add_middleware(HostCheck, allowed=allowed_host_names(site.server.host, site.server.allowed_hosts))
     return app
+
+
+def _principal(request: Request) -> Principal:
+    principal = request.scope.get(PRINCIPAL)
+    if not isinstance(principal, Principal):
+        raise HTTPException(403, "no access token")
+    return principal
 
 
 def _served(alert: Alert) -> Event:

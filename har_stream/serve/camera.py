@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import socket
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from har_stream.config.site import MediaConfig
 from har_stream.frame import FrameRecord
 from har_stream.rules.events import ALERT_START, AlertEvent
 from har_stream.serve.clips import ClipRecorder
-from har_stream.serve.health import STARTING, CameraHealth, LineCount, ZoneOccupancy
+from har_stream.serve.health import LOCAL_NODE, STARTING, CameraHealth, LineCount, ZoneOccupancy
 from har_stream.serve.live import LatestFrame, encode_jpeg
 from har_stream.sinks.snapshots import SnapshotSink
 from har_stream.sources import FrameSource, SourceError, open_source, redact
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 #: and ``starting`` (:data:`~har_stream.serve.health.STARTING`).
 ERROR, STOPPED = "error", "stopped"
 #: Source counters that health() adds up over every source the camera opened.
+#: The host name this process reports for its cameras.
+HOSTNAME = socket.gethostname()
 SOURCE_COUNTERS = ("frames_in", "frames_dropped", "reconnects", "outages", "decode_errors")
 
 
@@ -147,6 +150,8 @@ class CameraWorker:
                 for line in self.config.lines
             ],
             zone_occupancy=[ZoneOccupancy(zone=z.name, people=occupancy.get(z.name, 0)) for z in self.config.zones],
+            node=LOCAL_NODE,
+            host=HOSTNAME,
         )
 
     def stage_totals(self) -> dict[str, tuple[int, float]]:

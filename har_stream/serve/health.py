@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: The status of a camera that has not processed (or, remote, not reported) anything yet.
 STARTING = "starting"
+#: The ``node`` of a camera that runs in this process.
+LOCAL_NODE = "local"
 
 
 class LineCount(BaseModel):
@@ -68,9 +70,12 @@ class CameraHealth(BaseModel):
     error: str | None
     line_counts: list[LineCount] = Field(default_factory=list, description="per counting line, in and out since start")
     zone_occupancy: list[ZoneOccupancy] = Field(default_factory=list, description="per zone, people in it now")
+    # Where the camera runs: "local" and this machine's host name, or in cluster mode its Ray node and host.
+    node: str | None = Field(
+        None, description="'local' (this process) or, in cluster mode, the Ray node id (null until it reports)"
+    )
+    host: str | None = Field(None, description="the host name of the machine the camera runs on")
     # Cluster mode only (null for a camera of this process).
-    node: str | None = Field(None, description="cluster mode: the Ray node the camera runs on (null until it reports)")
-    host: str | None = Field(None, description="cluster mode: that node's host name")
     pid: int | None = Field(None, description="cluster mode: the camera's worker process")
     moves: int | None = Field(None, description="cluster mode: times the camera moved to another worker")
     open_alerts: int | None = Field(None, description="cluster mode: alerts open as the head counts them")

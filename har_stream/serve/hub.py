@@ -95,6 +95,10 @@ class AlertHub:
         """A clip (relative to the media folder) was written for these alerts."""
         self._put("clip", alert_ids, clip)
 
+    def publish_review(self, alert: Alert) -> None:
+        """Send a reviewed alert to live clients (the store already has the review)."""
+        self._broadcast({"type": "alert", "event": self.view(alert)})
+
     def publish_health(self, camera: str, health: CameraHealth) -> None:
         """A camera's current health (sent about once a second)."""
         self._put("health", camera, health)

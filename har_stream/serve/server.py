@@ -42,7 +42,7 @@ class _Server(uvicorn.Server):
 def serve(site: SiteConfig, ready: threading.Event | None = None) -> None:
     """Start the cameras, serve the dashboard and API, and stop everything cleanly on Ctrl-C or SIGTERM."""
     server_config = site.server
-    if server_config.token is None and not is_loopback(server_config.host):
+    if not server_config.access_tokens and not is_loopback(server_config.host):
         raise SiteServerError(f"refusing to bind {server_config.host} without server.token")
     sock = _listen(server_config.host, server_config.port)  # before any camera starts: fail fast when in use
     runtime = SiteRuntime(site)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from har_stream.store.events import EventQuery, EventStore
+from har_stream.store.events import REVIEW_STATES, EventQuery, EventStore
 from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate, schema_version
 
-__all__ = ["MIGRATIONS", "EventQuery", "EventStore", "Migration", "StoreError", "migrate", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "REVIEW_STATES",
+    "EventQuery",
+    "EventStore",
+    "Migration",
+    "StoreError",
+    "migrate",
+    "schema_version",
+]

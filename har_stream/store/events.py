@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from har_stream.rules.events import ALERT_END, ALERT_START, END_FIELDS, Alert, AlertEvent
+from har_stream.rules.events import ALERT_END, ALERT_START, END_FIELDS, REVIEW_FIELDS, VERDICTS, Alert, AlertEvent
 from har_stream.store.migrations import MIGRATIONS, Migration, StoreError, migrate, schema_version
 
 #: The alerts table's columns: the stored fields of :class:`Alert`, in order.
 _COLUMNS = Alert.stored_fields()
 #: Columns an alert's start fills (the end fills :data:`END_FIELDS`).
-_OPENED = tuple(c for c in _COLUMNS if c not in (*END_FIELDS, "clip"))
+_OPENED = tuple(c for c in _COLUMNS if c not in (*END_FIELDS, *REVIEW_FIELDS, "clip"))
+#: Review states :class:`EventQuery` filters by: a verdict, any verdict, or none yet.
+REVIEW_STATES = ("unreviewed", "reviewed", *VERDICTS)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class EventQuery:
     until: float | None = None
     limit: int = 100
     offset: int = 0
+    #: unreviewed, reviewed, confirmed or false_alarm (see :data:`REVIEW_STATES`).
+    review: str | None = None
+    #: Unreviewed alerts before reviewed ones (each newest first).
+    unreviewed_first: bool = False
 
 
 class EventStore:
@@ -85,6 +91,27 @@ class EventStore:
     def set_clip(self, alert_id: str, clip: str) -> None:
         """Attach a clip (path relative to the media folder) to an alert."""
         self._write("UPDATE alerts SET clip=? WHERE alert_id=?", (clip, alert_id))
+
+    def review(self, alert_id: str, verdict: str, by: str, note: str | None = None, at: float | None = None) -> bool:
+        """Record an operator's verdict (confirmed or false_alarm) on an alert, replacing any earlier one.
+
+        Returns whether the alert exists.
+        """
+        if verdict not in VERDICTS:
+            raise ValueError(f"a verdict is one of {', '.join(VERDICTS)}; got {verdict!r}")
+        changed = self._write(
+            "UPDATE alerts SET review=?, reviewed_by=?, reviewed_at=?, review_note=? WHERE alert_id=?",
+            (verdict, by, time.time() if at is None else at, note, alert_id),
+        )
+        return changed > 0
+
+    def reviewed(self) -> list[Alert]:
+        """Every reviewed alert, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM alerts WHERE review IS NOT NULL ORDER BY started_at, alert_id"
+            ).fetchall()
+        return [_row(r) for r in rows]
 
     def end_interrupted(self) -> int:
         """Mark alerts left open by a previous run that did not shut down cleanly; returns how many."""
@@ -151,11 +178,20 @@ class EventStore:
         if query.until is not None:
             where.append("started_at <= ?")
             params.append(query.until)
+        if query.review is not None:
+            if query.review not in REVIEW_STATES:
+                raise ValueError(f"a review state is one of {', '.join(REVIEW_STATES)}; got {query.review!r}")
+            if query.review in VERDICTS:
+                where.append("review = ?")
+                params.append(query.review)
+            else:
+                where.append("review IS NULL" if query.review == "unreviewed" else "review IS NOT NULL")
+        order = "(review IS NOT NULL), started_at DESC" if query.unreviewed_first else "started_at DESC"
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             total = int(self._conn.execute(f"SELECT COUNT(*) FROM alerts{clause}", params).fetchone()[0])
             rows = self._conn.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM alerts{clause} ORDER BY started_at DESC, alert_id LIMIT ? OFFSET ?",
+                f"SELECT {', '.join(_COLUMNS)} FROM alerts{clause} ORDER BY {order}, alert_id LIMIT ? OFFSET ?",
                 [*params, max(0, query.limit), max(0, query.offset)],
             ).fetchall()
         return total, [_row(r) for r in rows]

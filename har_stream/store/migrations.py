@@ -67,6 +67,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "alerts: an operator's review (verdict, who, when, note)",
+        """
+        ALTER TABLE alerts ADD COLUMN review TEXT;          -- confirmed or false_alarm; NULL: unreviewed
+        ALTER TABLE alerts ADD COLUMN reviewed_by TEXT;     -- the reviewing token's name
+        ALTER TABLE alerts ADD COLUMN reviewed_at REAL;     -- epoch seconds
+        ALTER TABLE alerts ADD COLUMN review_note TEXT;
+        CREATE INDEX alerts_review_started ON alerts (review, started_at);
+        """,
+    ),
 )
 
 

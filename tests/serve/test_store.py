@@ -34,10 +34,10 @@ def alert(kind: str, alert_id: str, camera: str = "cam", action: str = "running"
 
 def test_new_database_gets_every_migration(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.db")
-    assert store.migrated == [1, 2] and store.schema_version() == len(MIGRATIONS) == 2
+    assert store.migrated == [1, 2, 3] and store.schema_version() == len(MIGRATIONS) == 3
     store.close()
     again = EventStore(tmp_path / "events.db")
-    assert again.migrated == [] and again.schema_version() == 2
+    assert again.migrated == [] and again.schema_version() == 3
 
 
 def test_old_database_is_migrated_and_keeps_its_alerts(tmp_path: Path) -> None:
@@ -46,8 +46,9 @@ def test_old_database_is_migrated_and_keeps_its_alerts(tmp_path: Path) -> None:
     old.record(alert("alert_start", "a1"), snapshot="snapshots/cam/a1.jpg")
     old.close()
     store = EventStore(tmp_path / "events.db")
-    assert store.migrated == [2]
+    assert store.migrated == [2, 3]
     assert store.get("a1")["snapshot"] == "snapshots/cam/a1.jpg"
+    assert store.get("a1").review is None  # the review columns were added to the existing table
     store.set_camera_status("cam", "connected")
     assert store.camera_statuses()["cam"]["status"] == "connected"
 
@@ -61,11 +62,12 @@ def test_newer_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_failed_migration_rolls_back_to_the_previous_version(tmp_path: Path) -> None:
-    broken = (*MIGRATIONS, Migration(3, "broken", "CREATE TABLE t (x INTEGER);\nINSERT INTO nowhere VALUES (1);"))
-    with pytest.raises(StoreError, match="migration 3 \\(broken\\) failed"):
+    step = len(MIGRATIONS) + 1
+    broken = (*MIGRATIONS, Migration(step, "broken", "CREATE TABLE t (x INTEGER);\nINSERT INTO nowhere VALUES (1);"))
+    with pytest.raises(StoreError, match=f"migration {step} \\(broken\\) failed"):
         EventStore(tmp_path / "events.db", migrations=broken)
     conn = sqlite3.connect(tmp_path / "events.db")
-    assert schema_version(conn) == 2
+    assert schema_version(conn) == len(MIGRATIONS)
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='t'").fetchone() is None
 
 

@@ -19,9 +19,10 @@ function toLocalInput(iso) {
 
 function filterParams() {
   const params = new URLSearchParams();
-  for (const name of ["camera", "action", "rule", "severity"]) {
+  for (const name of ["camera", "action", "rule", "severity", "review"]) {
     if (form.elements[name].value) params.set(name, form.elements[name].value);
   }
+  params.set("unreviewed_first", form.elements.unreviewed_first.checked ? "true" : "false");
   for (const name of ["since", "until"]) {
     const value = form.elements[name].value;
     if (value) params.set(name, new Date(value).toISOString());
@@ -35,7 +36,7 @@ function row(event) {
     el("time", { datetime: event.time, text: formatTime(event.started_at) }),
     event.camera, event.rule, actionText(event),
     el("span", { class: `pill severity ${event.severity}`, text: event.severity }),
-    event.zone || "", String(event.track_id), formatDuration(event), clipLink(event),
+    event.zone || "", String(event.track_id), formatDuration(event), clipLink(event), reviewCell(event),
   ];
   return el("tr", { "data-alert-id": event.alert_id }, ...cells.map((c) => el("td", {}, c)));
 }
@@ -55,15 +56,17 @@ async function search() {
 }
 
 async function main() {
+  await loadSession();
   const filters = await getJSON("/api/filters");
   fillSelect("camera", filters.cameras);
   fillSelect("action", filters.actions);
   fillSelect("rule", filters.rules);
   fillSelect("severity", filters.severities);
   const initial = new URLSearchParams(location.search);
-  for (const name of ["camera", "action", "rule", "severity"]) {
+  for (const name of ["camera", "action", "rule", "severity", "review"]) {
     if (initial.has(name)) form.elements[name].value = initial.get(name);
   }
+  form.elements.unreviewed_first.checked = initial.get("unreviewed_first") !== "false";
   for (const name of ["since", "until"]) {
     if (initial.has(name)) form.elements[name].value = toLocalInput(initial.get(name));
   }

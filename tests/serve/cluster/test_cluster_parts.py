@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from har_stream.serve.camera import CameraWorker
 from har_stream.serve.cluster.ledger import WORKER_LOST, AlertLedger
 from har_stream.serve.cluster.relay import EventRelay
 from har_stream.serve.cluster.supervisor import RemoteCamera
-from har_stream.serve.health import CameraHandle, CameraHealth
+from har_stream.serve.health import LOCAL_NODE, CameraHandle, CameraHealth
 from har_stream.serve.hub import AlertHub
 from har_stream.serve.runtime import SiteRuntime
 from har_stream.store import EventStore
@@ -119,9 +120,11 @@ def test_remote_camera_health_is_complete_before_its_first_report(tmp_path: Path
     assert (health.frames_processed, health.outages, health.reconnects, health.frame_age_s) == (0, 0, 0, None)
     assert (health.node, health.moves, health.open_alerts, health.error) == (None, 0, 0, None)
     assert remote["south"].health().source is None
-    # The local cameras' health before they start has the same shape (cluster fields null).
+    # The local cameras' health before they start has the same shape (cluster fields null), and says where it runs.
     assert runtime.cameras["north"].health().model_dump().keys() == health.model_dump().keys()
-    assert isinstance(runtime.cameras["north"], CameraWorker) and runtime.cameras["north"].health().node is None
+    local_health = runtime.cameras["north"].health()
+    assert isinstance(runtime.cameras["north"], CameraWorker) and local_health.pid is None
+    assert (local_health.node, local_health.host) == (LOCAL_NODE, socket.gethostname())
 
     runtime.cameras = remote  # what cluster mode's runtime holds, before any camera reported
     try:
