@@ -71,16 +71,16 @@ def test_results_json_has_every_clip_of_the_part(evaluation: dict[str, Any]) -> 
     doc = evaluation["doc"]
     assert json.loads((evaluation["out"] / "results.json").read_text()) == doc
     assert doc["config"] == "configs/cctv.yaml" and doc["model"] and doc["model"] != "none"
-    assert doc["actions"] == ["fighting", "running"]
+    assert doc["actions"] == ["fighting", "running", "fallen"]  # the rules of configs/cctv.yaml, in order
     clips = {c["file"]: c for c in doc["clips"]}
     assert set(clips) == {FIGHT, WALK, "broken.mp4"}  # the split's val part only: not surv_fi016.mp4
     for name in (FIGHT, WALK):
         clip = clips[name]
         assert {"file", "label", "group", "frames", "scores", "alerts"} <= set(clip) and "error" not in clip
         assert clip["frames"] == MAX_FRAMES
-        assert set(clip["scores"]) == {"fighting", "running"}
+        assert set(clip["scores"]) == {"fighting", "running", "fallen"}
         assert all(0.0 <= s <= 1.0 for s in clip["scores"].values())
-        assert all(a in {"fighting", "running"} for a in clip["alerts"])
+        assert all(a in {"fighting", "running", "fallen"} for a in clip["alerts"])
     assert clips[FIGHT]["label"] == "fighting" and clips[FIGHT]["group"] == "fights"
 
 
@@ -99,7 +99,7 @@ def test_summary_figures_and_table(evaluation: dict[str, Any]) -> None:
     summary = evaluation["doc"]["summary"]
     keys = {"auroc", "alert_recall", "false_alarm_rate", "false_alarm_rate_none", "n_pos", "n_neg",
             "median_s_to_alert"}  # fmt: skip
-    for action in ("fighting", "running"):
+    for action in ("fighting", "running", "fallen"):
         assert keys <= set(summary[action])
     assert summary["fighting"]["auroc"] in (0.0, 0.5, 1.0)
     assert summary["running"]["auroc"] is None and summary["running"]["n_pos"] == 0
