@@ -20,7 +20,8 @@ class FallStage:
         self.watch = FallWatch(FallSettings(getting_up_s=config.getting_up_s)) if config.enabled else None
 
     def forget(self, track_ids: list[int]) -> None:
-        """Ended tracks (their history stays a moment: a fall often breaks a track in two)."""
+        """Drop these tracks now (the camera went down). Tracks the tracker ends while frames flow are kept for
+        a moment on their own: a fall often breaks a track in two, and the new one takes the old one's history."""
         if self.watch is not None:
             self.watch.forget(track_ids)
 
@@ -30,10 +31,9 @@ class FallStage:
             return record
         det = record.detections
         n = len(det)
-        if n:
-            evidence, down_s = self.watch.update(record.timestamp, det.tracker_id, det.xyxy, det.data.get(KEYPOINTS))
-        else:
-            evidence, down_s = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
+        ids = det.tracker_id if n else np.zeros(0, dtype=int)
+        boxes = det.xyxy if n else np.zeros((0, 4), dtype=np.float32)
+        evidence, down_s = self.watch.update(record.timestamp, ids, boxes, det.data.get(KEYPOINTS))
         det.data[DOWN_SECONDS] = down_s
         classes = list(record.action_classes)
         scores = det.data.get(ACTION_SCORES)

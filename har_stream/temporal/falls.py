@@ -88,6 +88,11 @@ class _Track:
         return self.frames[-1]
 
 
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes (x1, y1, x2, y2) share some area."""
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
 def postures(boxes: np.ndarray, keypoints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Per person: the body height (box height, or torso / ``TORSO_SHARE`` when taller) and the torso's angle
     from vertical in degrees, over 90 when the head is below the hips (NaN where a shoulder or hip is unseen)."""
@@ -123,7 +128,11 @@ class FallWatch:
         return len(self._tracks)
 
     def forget(self, track_ids: list[int]) -> None:
-        """Drop ended tracks (kept for ``handover_s`` as a history a new track may take over)."""
+        """Drop these tracks' histories now (a camera that went down: its tracks are over). Tracks the tracker
+        ends on a running camera need not be passed: they are dropped ``handover_s`` after their last frame, and
+        until then a new track may take their history over."""
+        for tid in track_ids:
+            self._tracks.pop(int(tid), None)
 
     def update(
         self, t: float, track_ids: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None
@@ -140,18 +149,23 @@ class FallWatch:
             if track is None:
                 track = self._tracks[tid] = self._take_over(t, box, current) or _Track()
             scores[i], seconds[i] = self._step(track, _Posture(float(t), box, float(heights[i]), float(angles[i])))
-        for tid in [k for k, tr in self._tracks.items() if t - tr.last.t > self.settings.handover_s]:
-            del self._tracks[tid]
+        self._prune(t)
         return scores, seconds
 
+    def _prune(self, t: float) -> None:
+        """Drop the histories of tracks unseen for longer than ``handover_s``."""
+        for tid in [k for k, tr in self._tracks.items() if t - tr.last.t > self.settings.handover_s]:
+            del self._tracks[tid]
+
     def _take_over(self, t: float, box: np.ndarray, current: set[int]) -> _Track | None:
-        """The history of the most recently seen absent track whose last box overlaps ``box``, removed."""
+        """The history of the most recently seen track that is absent from this frame, was last seen at most
+        ``handover_s`` ago and whose last box overlaps ``box``; removed from the others."""
         best, best_t = None, -np.inf
         for tid, track in self._tracks.items():
             last = track.last
-            if tid in current or last.t >= t or last.t <= best_t:
+            if tid in current or not 0 < t - last.t <= self.settings.handover_s or last.t <= best_t:
                 continue
-            if min(box[2], last.box[2]) > max(box[0], last.box[0]) and box[3] >= last.box[1]:
+            if _overlap(box, last.box):
                 best, best_t = tid, last.t
         return self._tracks.pop(best) if best is not None else None
 

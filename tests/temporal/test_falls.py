@@ -84,6 +84,17 @@ def test_a_fall_that_breaks_the_track_in_two_is_still_a_fall() -> None:
     assert first_down(frames) is not None
 
 
+def test_a_new_track_takes_over_only_a_recent_overlapping_history() -> None:
+    """Someone else appearing below a person, or long after a fall, does not inherit their history."""
+    watch, _ = replay((STANDING, STANDING, 2.0), track_id=1)
+    below = STANDING + np.array([0.0, 300.0, 0.0, 300.0])  # the same column, no shared area
+    _, frames = replay((below, below, 0.5), watch=watch, track_id=2, t=2.5)
+    assert len(watch._tracks[2].frames) == len(frames)  # a history of its own
+    fell, _ = replay((STANDING, STANDING, 2.0), (STANDING, LYING, 0.5), (LYING, LYING, 2.0), track_id=3)
+    _, frames = replay((LYING, LYING, 3.0), watch=fell, track_id=4, t=600.0)  # nobody seen for ten minutes
+    assert first_down(frames) is None
+
+
 def test_the_stage_adds_the_fallen_column_and_seconds_down() -> None:
     import supervision as sv
 
