@@ -54,7 +54,9 @@ class _Redact(logging.Filter):
 
 
 _REDACT = _Redact()
-for _name in ("apprise", "urllib3.connectionpool"):  # Apprise and its plugins log to one logger; requests to urllib3
+#: Apprise and its plugins log to one logger; requests log through urllib3's. A logger's filter does not apply to
+#: its children's records, so each logger that may print a URL gets it.
+for _name in ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.util.retry", "requests"):
     logging.getLogger(_name).addFilter(_REDACT)
 
 

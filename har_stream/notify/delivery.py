@@ -97,6 +97,7 @@ class DeliveryQueue:
     def health(self) -> dict[str, Any]:
         """Counters for the health endpoint and metrics."""
         return {
+            "name": self.name,
             "target": self.target,
             "delivered": self.stats.delivered,
             "failed": self.stats.failed,
@@ -145,7 +146,8 @@ class DeliveryQueue:
             try:
                 result = self.send(message, attempt, delivery)
             except Exception as exc:  # a bug or an odd library error: counted and retried like a failure
-                log.debug("%s %s: attempt raised", self.name, self.target, exc_info=True)
+                # the type alone: a message or traceback may quote the target's URL, and with it a secret
+                log.debug("%s %s: attempt raised %s", self.name, self.target, type(exc).__name__)
                 result = Attempt(False, type(exc).__name__)
             self._note(delivery, attempt, result.outcome)
             if result.ok:

@@ -101,7 +101,14 @@ class TokenAuth:
             if principal is not None and _is_page_request(scope, headers):
                 rest = urlencode([(k, v) for k, v in query if k != "token"])
                 response: Response = RedirectResponse(_same_site(scope["path"]) + (f"?{rest}" if rest else ""), 303)
-                response.set_cookie(COOKIE, str(supplied), httponly=True, samesite="strict", path="/")
+                response.set_cookie(
+                    COOKIE,
+                    str(supplied),
+                    httponly=True,
+                    samesite="strict",
+                    path="/",
+                    secure=_over_https(scope, headers),
+                )
                 await response(scope, receive, send)
                 return
         if principal is None:
@@ -150,3 +157,9 @@ def _same_site(path: str) -> str:
     """``path`` as a path on this server: leading slashes and backslashes collapsed to one slash, so that a
     request for ``//evil.example/?token=...`` cannot redirect to another host (``//host`` is protocol-relative)."""
     return "/" + path.lstrip("/\\")
+
+
+def _over_https(scope: Scope, headers: Headers) -> bool:
+    """Whether the browser reached us over TLS, directly or through a reverse proxy that says so: the cookie is
+    then ``Secure`` and never travels over plain HTTP."""
+    return scope.get("scheme") == "https" or headers.get("x-forwarded-proto", "").lower() == "https"

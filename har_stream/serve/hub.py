@@ -20,7 +20,7 @@ from typing import Any
 
 from har_stream.notify.message import alert_message
 from har_stream.notify.mqtt import MqttNotifier
-from har_stream.notify.webhook import WebhookNotifier
+from har_stream.notify.delivery import DeliveryQueue
 from har_stream.rules.events import Alert, AlertEvent
 from har_stream.serve.health import CameraHealth
 from har_stream.store import EventStore, StoreError
@@ -58,7 +58,7 @@ class AlertHub:
         media_folder: Path,
         base_url: str,
         view: Callable[[Alert], dict[str, Any]] = Alert.live_json,
-        webhooks: list[WebhookNotifier] | None = None,
+        queued: list[DeliveryQueue] | None = None,
         mqtt: MqttNotifier | None = None,
         queue_size: int = 10_000,
     ) -> None:
@@ -66,7 +66,7 @@ class AlertHub:
         self.media_folder = Path(media_folder)
         self.base_url = base_url
         self.view = view
-        self.webhooks = webhooks or []
+        self.queued = queued or []  # webhooks and Apprise URLs: each retries on its own thread
         self.mqtt = mqtt
         self.dropped = 0
         self.store_errors = 0
@@ -162,8 +162,8 @@ class AlertHub:
         if row is not None:
             self._broadcast({"type": "alert", "event": self.view(row)})
         message = alert_message(event, snapshot, self.base_url)
-        for webhook in self.webhooks:
-            webhook.submit(message)
+        for notifier in self.queued:
+            notifier.submit(message)
         if self.mqtt is not None:
             self.mqtt.publish_alert(message)
 

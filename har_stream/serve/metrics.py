@@ -133,19 +133,20 @@ class SiteCollector(Collector):
 
 
 def _queued_delivery(kind: str, targets: list[dict[str, Any]]) -> Iterator[Metric]:
-    """Counters of the webhooks or of the Apprise URLs, by target (``har_stream_<kind>_delivered`` ...)."""
-    labels = ["target"]
+    """Counters of the webhooks or of the Apprise URLs, by config entry and target (``har_stream_<kind>_delivered``
+    ...): two Apprise URLs of one service show the same target (``tgram://<hidden>``), never the same name."""
+    labels = ["name", "target"]
     delivered = CounterMetricFamily(f"{PREFIX}_{kind}_delivered", "Alerts delivered", labels=labels)
     failed = CounterMetricFamily(f"{PREFIX}_{kind}_failed", "Alerts given up on", labels=labels)
     dropped = CounterMetricFamily(f"{PREFIX}_{kind}_dropped", "Alerts dropped from a full queue", labels=labels)
     pending = GaugeMetricFamily(f"{PREFIX}_{kind}_pending", "Alerts waiting for delivery", labels=labels)
     attempts = CounterMetricFamily(f"{PREFIX}_{kind}_attempts", "Delivery attempts, retries included", labels=labels)
     for target in targets:
-        delivered.add_metric([target["target"]], target["delivered"])
-        failed.add_metric([target["target"]], target["failed"])
-        dropped.add_metric([target["target"]], target["dropped"])
-        pending.add_metric([target["target"]], target["pending"])
-        attempts.add_metric([target["target"]], target["attempts"])
+        delivered.add_metric([target["name"], target["target"]], target["delivered"])
+        failed.add_metric([target["name"], target["target"]], target["failed"])
+        dropped.add_metric([target["name"], target["target"]], target["dropped"])
+        pending.add_metric([target["name"], target["target"]], target["pending"])
+        attempts.add_metric([target["name"], target["target"]], target["attempts"])
     yield from (delivered, failed, dropped, pending, attempts)
 
 

@@ -57,7 +57,7 @@ class SiteRuntime:
         rules = {c.camera: [r.name for r in c.rules] for c in site.cameras}
         self.mqtt = MqttNotifier(site.notify.mqtt, names, rules) if site.notify.mqtt is not None else None
         queued = [*self.webhooks, *self.apprise]  # the hub hands each alert to every queued notifier alike
-        self.hub = AlertHub(self.store, self.media_root, site.server.base_url, webhooks=queued, mqtt=self.mqtt)
+        self.hub = AlertHub(self.store, self.media_root, site.server.base_url, queued=queued, mqtt=self.mqtt)
         self.cameras: dict[str, CameraHandle] = (
             _cluster_cameras(site, self.hub)
             if site.cluster is not None

@@ -72,9 +72,13 @@ def export_reviewed(
     summary = ExportSummary(out)
     planned: list[tuple[Path, str, Alert]] = []
     for alert in reviewed:
-        source = (media / alert.clip) if alert.clip else None
+        source = _inside(media, alert.clip) if alert.clip else None
         if source is None or not source.is_file():
-            why = "no clip was saved" if alert.clip is None else f"clip file missing: {source}"
+            why = (
+                "no clip was saved"
+                if alert.clip is None
+                else f"clip file missing or outside the media folder: {source}"
+            )
             log.warning("skipping alert %s (%s): %s", alert.alert_id, alert.camera, why)
             summary.skipped.append((alert.alert_id, why))
             continue
@@ -98,6 +102,14 @@ def export_reviewed(
         writer.writeheader()
         writer.writerows(summary.rows)
     return summary
+
+
+def _inside(media: Path, relative: str) -> Path | None:
+    """``media / relative`` when it really lies inside ``media`` (symlinks followed), else None: a stored path
+    is data, and the export copies only media files."""
+    base = media.resolve()
+    candidate = (base / relative).resolve()
+    return candidate if candidate.is_relative_to(base) else None
 
 
 def _start_in_clip(alert: Alert, lookup: Callable[[str], Alert | None], pre_s: float | None) -> float | None:

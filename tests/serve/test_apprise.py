@@ -58,6 +58,7 @@ def test_alert_with_snapshot_arrives_through_apprise(receiver: HookReceiver, tmp
     assert attachment["filename"] == "abc123.jpg" and attachment["mimetype"] == "image/jpeg"
     assert base64.b64decode(attachment["base64"]) == snapshot.read_bytes()
     assert notifier.health() == {
+        "name": "apprise[0]",
         "target": "json://<hidden>",
         "delivered": 1,
         "failed": 0,
@@ -166,7 +167,7 @@ def test_a_site_delivers_through_apprise_and_counts_it_in_health_and_metrics(
     assert [r.status for r in receiver.received] == [500, 200]
     assert base64.b64decode(receiver.received[1].body["attachments"][0]["base64"]) == b"\xff\xd8jpeg\xff\xd9"
     assert health["target"] == "json://<hidden>" and (health["delivered"], health["attempts"]) == (1, 2)
-    samples = {
+    samples = {  # by config entry too: two URLs of one service share a target, never a name
         (s.name, s.labels.get("target")): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
@@ -175,4 +176,7 @@ def test_a_site_delivers_through_apprise_and_counts_it_in_health_and_metrics(
     assert samples[("har_stream_apprise_delivered_total", "json://<hidden>")] == 1
     assert samples[("har_stream_apprise_attempts_total", "json://<hidden>")] == 2
     assert samples[("har_stream_apprise_failed_total", "json://<hidden>")] == 0
+    families = text_string_to_metric_families(text)
+    names = {s.labels.get("name") for f in families for s in f.samples if s.name.startswith("har_stream_apprise")}
+    assert names == {"apprise[0]"}
     assert SECRET not in text and SECRET not in str(runtime.notify_health())
