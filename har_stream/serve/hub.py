@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from har_stream.notify.delivery import DeliveryQueue
 from har_stream.notify.message import alert_message
 from har_stream.notify.mqtt import MqttNotifier
-from har_stream.notify.delivery import DeliveryQueue
 from har_stream.rules.events import Alert, AlertEvent
 from har_stream.serve.health import CameraHealth
 from har_stream.store import EventStore, StoreError

@@ -37,7 +37,7 @@ class FallStage:
         det.data[DOWN_SECONDS] = down_s
         classes = list(record.action_classes)
         scores = det.data.get(ACTION_SCORES)
-        scores = np.zeros((n, len(classes)), dtype=np.float32) if scores is None else scores
+        scores = np.zeros((n, len(classes)), dtype=np.float32) if scores is None else scores.copy()  # not in place
         if FALLEN not in classes:
             classes.append(FALLEN)
             scores = np.concatenate([scores, np.zeros((n, 1), dtype=np.float32)], axis=1)
