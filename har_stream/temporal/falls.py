@@ -12,7 +12,8 @@ over to other cameras):
    torso leans past ``lying_angle`` degrees.
 3. **A fall**: lying for ``settle_s``, having been upright at most ``fall_within_s`` before going down, with the
    top of the box (the head) ending at least ``min_drop`` upright heights lower than it was then. Lying down
-   slowly, or from sitting, does not count; nor does lying from the start of a track (someone already in bed).
+   slowly does not count, nor does lying down from a seat low enough to count as crouched, nor lying from the
+   start of a track (someone already in bed).
 4. **Fallen**: from the fall on, until the person is upright again for ``getting_up_s``; the evidence is the
    share of the last ``recent_s`` seconds they spent down.
 
