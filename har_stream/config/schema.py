@@ -244,9 +244,7 @@ class ZoneConfig(StrictModel):
     @property
     def is_normalized(self) -> bool:
         """Whether the polygon is given in fractions of the frame size."""
-        if self.units == "auto":
-            return all(0 <= c <= 1 for point in self.polygon for c in point)
-        return self.units == "normalized"
+        return _normalized(self.units, self.polygon)
 
 
 class LineConfig(StrictModel):
@@ -294,9 +292,7 @@ class LineConfig(StrictModel):
     @property
     def is_normalized(self) -> bool:
         """Whether the points are given in fractions of the frame size."""
-        if self.units == "auto":
-            return all(0 <= c <= 1 for point in self.points for c in point)
-        return self.units == "normalized"
+        return _normalized(self.units, self.points)
 
 
 class CrossingConfig(StrictModel):
@@ -477,9 +473,7 @@ class PrivacyMaskConfig(StrictModel):
     @property
     def is_normalized(self) -> bool:
         """Whether the polygon is given in fractions of the frame size."""
-        if self.units == "auto":
-            return all(0 <= c <= 1 for point in self.polygon for c in point)
-        return self.units == "normalized"
+        return _normalized(self.units, self.polygon)
 
 
 class PrivacyConfig(StrictModel):
@@ -537,6 +531,14 @@ class HarStreamConfig(StrictModel):
                     f"{_closest(name, line_names)} (lines: {known})"
                 )
         return self
+
+
+def _normalized(units: str, points: list[tuple[float, float]]) -> bool:
+    """Whether ``points`` are fractions of the frame: ``units`` says so, or with "auto" every coordinate is in
+    [0, 1] (zones, privacy masks and lines alike)."""
+    if units == "auto":
+        return all(0 <= c <= 1 for point in points for c in point)
+    return units == "normalized"
 
 
 def _require_unique(names: list[str], field: str, what: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from har_stream.config.schema import LineConfig
-from har_stream.rules.zones import ZoneError
+from har_stream.rules.zones import frame_points
 
 #: Sides of a line, as seen standing on its first point looking towards its second; NEITHER: on or near the line
 #: (closer than the margin); BEYOND: past one of its ends.
@@ -21,18 +21,8 @@ class LineSet:
         self.configs = lines
         self.ends: dict[str, np.ndarray] = {}  # name -> (2, 2) pixel end points
         for i, line in enumerate(lines):
-            points = np.array(line.points, dtype=np.float64)
-            if line.is_normalized:
-                points = points * [width - 1, height - 1]
-            else:
-                outside = (points[:, 0] > width) | (points[:, 1] > height)
-                if outside.any():
-                    x, y = points[int(np.argmax(outside))]
-                    raise ZoneError(
-                        f"lines[{i}] ({line.name!r}): point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
-                        "use pixel coordinates inside the frame or normalized ones (0 to 1)"
-                    )
-            self.ends[line.name] = points
+            what = f"lines[{i}] ({line.name!r})"
+            self.ends[line.name] = frame_points(line.points, line.is_normalized, width, height, what)
 
     def sides(self, name: str, xyxy: np.ndarray, margin: float) -> np.ndarray:
         """Per box, the side of line ``name`` its feet are on: LEFT or RIGHT once they are at least ``margin`` box

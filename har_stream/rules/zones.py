@@ -12,22 +12,26 @@ class ZoneError(ValueError):
     """A zone does not fit the frame it is applied to."""
 
 
-def frame_polygon(zone: ZoneConfig | PrivacyMaskConfig, width: int, height: int, field: str) -> np.ndarray:
-    """``zone``'s polygon in pixels of a ``width`` x ``height`` frame, as an (N, 2) int64 array.
+def frame_points(points: list[tuple[float, float]], normalized: bool, width: int, height: int, what: str) -> np.ndarray:
+    """``points`` in pixels of a ``width`` x ``height`` frame, as an (N, 2) float array: normalized ones scaled to
+    the frame; pixel ones beyond it raise :class:`ZoneError` naming ``what`` (e.g. ``zones[0] ('door')``)."""
+    scaled = np.array(points, dtype=np.float64)
+    if normalized:
+        return scaled * [width - 1, height - 1]
+    outside = (scaled[:, 0] > width) | (scaled[:, 1] > height)
+    if outside.any():
+        x, y = scaled[int(np.argmax(outside))]
+        raise ZoneError(
+            f"{what}: point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
+            "use pixel coordinates inside the frame or normalized ones (0 to 1)"
+        )
+    return scaled
 
-    Normalized corners are scaled to the frame; pixel corners beyond it raise :class:`ZoneError` naming ``field``.
-    """
-    points = np.array(zone.polygon, dtype=np.float64)
-    if zone.is_normalized:
-        points = points * [width - 1, height - 1]
-    else:
-        outside = (points[:, 0] > width) | (points[:, 1] > height)
-        if outside.any():
-            x, y = points[int(np.argmax(outside))]
-            raise ZoneError(
-                f"{field} ({zone.name!r}): point ({x:g}, {y:g}) lies outside the {width}x{height} frame; "
-                "use pixel coordinates inside the frame or normalized ones (0 to 1)"
-            )
+
+def frame_polygon(zone: ZoneConfig | PrivacyMaskConfig, width: int, height: int, field: str) -> np.ndarray:
+    """``zone``'s polygon in pixels of a ``width`` x ``height`` frame, as an (N, 2) int64 array (see
+    :func:`frame_points`)."""
+    points = frame_points(zone.polygon, zone.is_normalized, width, height, f"{field} ({zone.name!r})")
     return np.round(points).astype(np.int64)
 
 
