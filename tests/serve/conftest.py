@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from har_stream.config.site import SiteConfig, validate_site
+from har_stream.notify import alert_message
 from har_stream.rules.events import AlertEvent
 from har_stream.serve.runtime import SiteRuntime
+from tests.serve.netutil import HookReceiver
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
 
@@ -95,3 +97,19 @@ def api_runtime(tmp_path: Path) -> Iterator[SiteRuntime]:
     seed(runtime)
     yield runtime
     runtime.stop()
+
+
+def gate_alert_message(alert_id: str = "abc123", kind: str = "alert_start", snapshot: str | None = None) -> dict:
+    """The notifier message of a running alert at camera ``gate`` (what the hub hands webhooks and Apprise)."""
+    event = AlertEvent(
+        kind, alert_id, "gate", "running", "high", 3, "running", 0.9, "door", 1.5, 1000.0, 37, [1, 2, 3, 4]
+    )
+    return alert_message(event, snapshot, "http://127.0.0.1:8080")
+
+
+@pytest.fixture
+def receiver() -> Iterator[HookReceiver]:
+    """A real HTTP endpoint on 127.0.0.1 that records what it receives (webhooks, Apprise's json://)."""
+    server = HookReceiver()
+    yield server
+    server.close()

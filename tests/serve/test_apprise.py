@@ -9,25 +9,12 @@ from pathlib import Path
 import pytest
 
 from har_stream.config.site import AppriseConfig, ConfigError, validate_site
-from har_stream.notify import AppriseNotifier, alert_message
+from har_stream.notify import AppriseNotifier
 from har_stream.rules.events import AlertEvent
+from tests.serve.conftest import gate_alert_message as message
 from tests.serve.netutil import HookReceiver
 
 SECRET = "apprise-path-secret-4711"
-
-
-def message(alert_id: str = "abc123", kind: str = "alert_start", snapshot: str | None = None) -> dict:
-    event = AlertEvent(
-        kind, alert_id, "gate", "running", "high", 3, "running", 0.9, "door", 1.5, 1000.0, 37, [1, 2, 3, 4]
-    )
-    return alert_message(event, snapshot, "http://127.0.0.1:8080")
-
-
-@pytest.fixture
-def receiver():
-    server = HookReceiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from har_stream.serve.runtime import SiteRuntime
 from har_stream.store import EventQuery
 from tests.conftest import write_clip
 from tests.serve.test_api import TOKEN, raw_get, serving
-from tests.serve.test_dashboard_e2e import CHROMIUM, CHROMIUM_ARGS
+from tests.serve.test_dashboard_e2e import launch_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -106,16 +105,8 @@ def test_counts_on_the_dashboard(finished) -> None:
 
     runtime, folder = finished
     line = runtime.cameras["concourse"].health().line_counts[0]
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does this)")
     with serving(runtime) as port, sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-", dir=folder),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1300, "height": 760},
-        )
+        browser = launch_chromium(playwright, folder, 1300, 760)
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -84,6 +84,19 @@ notify:
 """
 
 
+def launch_chromium(playwright, folder: Path, width: int, height: int):
+    """Debian's Chromium, headless, with a fresh profile under ``folder``; fails (never skips) when it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does this)")
+    return playwright.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="chromium-", dir=folder),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": width, "height": height},
+    )
+
+
 class Server:
     """A ``har-stream serve`` subprocess."""
 
@@ -163,16 +176,8 @@ def test_dashboard_in_a_real_browser(site, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     server, *_ = site
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does this)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1500, "height": 720},
-        )
+        browser = launch_chromium(playwright, tmp_path, 1500, 720)
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

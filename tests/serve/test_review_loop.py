@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ import pytest
 from har_stream.clips import read_clip_labels
 from tests.conftest import REPO, SHARED, require
 from tests.serve.netutil import free_port
-from tests.serve.test_dashboard_e2e import CHROMIUM, CHROMIUM_ARGS, Server
+from tests.serve.test_dashboard_e2e import Server, launch_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -120,8 +119,6 @@ def _wait_for_clips(server: Server, count: int) -> list[dict]:
 def test_review_export_and_evaluate(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does this)")
     port = free_port()
     config = tmp_path / "site.yaml"
     config.write_text(SITE.format(video=require(CLASSROOM), port=port, media=tmp_path / "media"))
@@ -136,13 +133,7 @@ def test_review_export_and_evaluate(tmp_path: Path) -> None:
         assert server.get("/api/session", token=BOB)["role"] == "viewer"
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1600, "height": 760},
-            )
+            browser = launch_chromium(playwright, tmp_path, 1600, 760)
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))

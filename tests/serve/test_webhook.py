@@ -8,29 +8,14 @@ import logging
 import time
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 
 from har_stream.config.site import WebhookConfig
-from har_stream.notify import WebhookNotifier, alert_message
-from har_stream.rules.events import AlertEvent
+from har_stream.notify import WebhookNotifier
+from tests.serve.conftest import gate_alert_message as message
 from tests.serve.netutil import HookReceiver, free_port
 
 SECRET = "hook-secret-987654"
-
-
-def message(alert_id: str = "abc123", kind: str = "alert_start", snapshot: str | None = None) -> dict:
-    event = AlertEvent(
-        kind, alert_id, "gate", "running", "high", 3, "running", 0.9, "door", 1.5, 1000.0, 37, [1, 2, 3, 4]
-    )
-    return alert_message(event, snapshot, "http://127.0.0.1:8080")
-
-
-@pytest.fixture
-def receiver():
-    server = HookReceiver()
-    yield server
-    server.close()
 
 
 def test_failed_attempts_are_retried_with_exponential_backoff(receiver: HookReceiver, caplog) -> None:
