@@ -43,11 +43,12 @@ VARIANTS: dict[str, FallSettings] = {
     "no head drop needed": dataclasses.replace(SHIPPED, min_drop=0.0),
     "no time limit (lying down slowly counts)": dataclasses.replace(SHIPPED, fall_within_s=1e9),
     "no torso angle (box shape alone)": dataclasses.replace(SHIPPED, upright_angle=1e9, lying_angle=1e9),
+    "no unseen hold (a fallen person the detector loses is forgotten)": dataclasses.replace(SHIPPED, hold_unseen_s=0.0),
 }
 
 
-def clips(harvest: Path) -> list[tuple[str, str, float | None, ClipTracks]]:
-    """(file, label, labelled fall start, tracks) of the train and val clips of falls/."""
+def clips(harvest: Path) -> list[tuple[str, str, float | None, ClipTracks, float]]:
+    """(file, label, labelled fall start, tracks, clip duration) of the train and val clips of falls/."""
     split = {r["file"]: r["part"] for r in csv.DictReader(CLIP_FOLDERS["falls"].open())}
     out = []
     for row in csv.DictReader((VIDEOS / "falls" / "labels.csv").open()):
@@ -56,19 +57,33 @@ def clips(harvest: Path) -> list[tuple[str, str, float | None, ClipTracks]]:
         path = harvest / f"{Path(row['file']).stem}.npz"
         if path.is_file():
             start = float(row["start_s"]) if row["start_s"] else None
-            out.append((row["file"], row["label"], start, ClipTracks.load(path)))
+            out.append((row["file"], row["label"], start, ClipTracks.load(path), float(row["duration_s"])))
     return out
 
 
-def first_alert(tracks: ClipTracks, settings: FallSettings) -> float | None:
-    """Media time of the first alert the shipped rule would raise (evidence held ``MIN_DURATION_S``)."""
+def frame_times(tracks: ClipTracks, duration_s: float) -> list[tuple[float, np.ndarray]]:
+    """(media time, rows) of every harvested frame with people, then empty frames at the harvest's step to the
+    clip's end (a fallen person the detector lost is held through those)."""
+    frames = [(float(tracks.timestamp[tracks.frame == f][0]), tracks.frame == f) for f in np.unique(tracks.frame)]
+    times = [t for t, _ in frames]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.1
+    empty = np.zeros(len(tracks.frame), dtype=bool)
+    t = times[-1] if times else 0.0
+    while (t := t + step) <= duration_s:
+        frames.append((t, empty))
+    return frames
+
+
+def first_alert(tracks: ClipTracks, settings: FallSettings, duration_s: float) -> float | None:
+    """Media time of the first alert the shipped rule would raise (evidence held ``MIN_DURATION_S``), counting
+    the fallen people the detector lost and the watch holds."""
     watch = FallWatch(settings)
     since: dict[int, float] = {}
-    for frame in np.unique(tracks.frame):
-        rows = tracks.frame == frame
-        t = float(tracks.timestamp[rows][0])
+    for t, rows in frame_times(tracks, duration_s):
         evidence, _ = watch.update(t, tracks.track_id[rows], tracks.box[rows], tracks.keypoints[rows])
-        for tid, e in zip(tracks.track_id[rows].tolist(), evidence, strict=True):
+        held_ids, _, held_evidence, _ = watch.held(t, tracks.width, tracks.height)
+        ids = tracks.track_id[rows].tolist() + held_ids.tolist()
+        for tid, e in zip(ids, np.concatenate([evidence, held_evidence]), strict=True):
             if e >= MIN_CONFIDENCE:
                 if t - since.setdefault(tid, t) >= MIN_DURATION_S:
                     return t
@@ -78,7 +93,7 @@ def first_alert(tracks: ClipTracks, settings: FallSettings) -> float | None:
 
 
 def score(data: list, settings: FallSettings) -> dict:
-    alerts = [(label, start, first_alert(tracks, settings)) for _, label, start, tracks in data]
+    alerts = [(label, start, first_alert(tracks, settings, duration)) for _, label, start, tracks, duration in data]
     falls = [a for a in alerts if a[0] == "falling"]
     daily = [a for a in alerts if a[0] != "falling"]
     delays = [alert - start for _, start, alert in falls if alert is not None and start is not None]
@@ -94,7 +109,7 @@ def score(data: list, settings: FallSettings) -> dict:
 def records(data: list) -> list[FrameRecord]:
     image = np.zeros((1, 1, 3), np.uint8)
     out = []
-    for _, _, _, tracks in data:
+    for _, _, _, tracks, _ in data:
         for frame in np.unique(tracks.frame):
             rows = tracks.frame == frame
             det = sv.Detections(

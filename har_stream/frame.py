@@ -18,6 +18,9 @@ ACTION_CONFIDENCE = "action_confidence"  # (N,) smoothed probability of that lab
 ACTION_SCORES = "action_scores"  # (N, C) per-person evidence for each action (columns: record.action_classes)
 MOTION_SCORES = "motion_scores"  # (N, M) temporal model's probability per motion action; NaN without history
 DOWN_SECONDS = "down_s"  # (N,) seconds since the person fell and stayed down; NaN when not down (fall stage)
+# (N,) bool: a fallen person the detector lost, held by the fall stage at their last box (nobody saw them get up);
+# such a row has no keypoints, speed or classifier output of its own (fall stage)
+UNSEEN = "unseen"
 # (N,) the one label each person is shown with (overlay, alerts of "*" rules): an action whose evidence reaches
 # render.min_label_confidence, else the best background action (walking/standing/other) when the scores have
 # those columns, else "unknown" (the box shows the track id alone). Set by har_stream.render.labels.

@@ -166,6 +166,9 @@ class TemporalConfig(StrictModel):
     #: is the kinematic running model (speed, steadiness and gait; ``running.json`` in the model folder), which
     #: beats the image classifier's photo-trained running score on real footage (docs/research/actions.md).
     action_weights: dict[str, Fraction] = Field(default_factory=lambda: {"running": 1.0})
+    #: Measure running speed against the scene: follow the background from frame to frame (people masked out) and
+    #: take a panning or tilting camera's motion out of each person's path. A fixed camera's correction stays 0.
+    compensate_camera_motion: bool = True
 
     @field_validator("action_weights")
     @classmethod
@@ -189,6 +192,9 @@ class FallsConfig(StrictModel):
     enabled: bool = True
     #: A fallen person counts as up again after standing upright this long.
     getting_up_s: PositiveSeconds = 1.0
+    #: A fallen person the detector loses (people lying on the floor are hard to detect) is held as still down,
+    #: at their last box, for this long unless seen getting up; 0: only people seen on the frame count.
+    hold_unseen_s: Seconds = 30.0
 
 
 class ZoneCalibration(StrictModel):

@@ -7,7 +7,7 @@ import supervision as sv
 
 from har_stream.actions import BACKGROUND_ACTIONS, FALLEN, UNKNOWN_ACTION
 from har_stream.config.schema import LineConfig, RenderConfig, ZoneConfig
-from har_stream.frame import DISPLAY_CONFIDENCE, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, FrameRecord
+from har_stream.frame import DISPLAY_CONFIDENCE, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, UNSEEN, FrameRecord
 from har_stream.rules.lines import LineSet
 from har_stream.rules.zones import ZoneSet
 
@@ -17,17 +17,19 @@ NORMAL, FLAGGED_INDEX = 0, 1
 def person_labels(detections: sv.Detections) -> list[str]:
     """Each person's box label, from ``data['display_label']`` (chosen once a frame by ``render.labels``):
     ``#id action evidence`` for an action the evidence supports, ``#id walking`` (standing, other) for an ordinary
-    person, ``#id fallen 12 s`` for a person down (how long, from ``data['down_s']``), ``#id`` alone for
-    ``unknown`` (not classified yet, or nothing the evidence supports) and for records never labelled."""
+    person, ``#id fallen 12 s`` for a person down (how long, from ``data['down_s']``; ``#id fallen 12 s, unseen``
+    where the detector lost them and the fall stage holds them at their last box), ``#id`` alone for ``unknown``
+    (not classified yet, or nothing the evidence supports) and for records never labelled."""
     n = len(detections)
     shown = detections.data.get(DISPLAY_LABEL, np.full(n, UNKNOWN_ACTION, dtype=object))
     evidence = detections.data.get(DISPLAY_CONFIDENCE, np.zeros(n, dtype=np.float32))
     down_s = detections.data.get(DOWN_SECONDS, np.full(n, np.nan, dtype=np.float32))
+    unseen = detections.data.get(UNSEEN, np.zeros(n, dtype=bool))
     labels = []
-    for track_id, label, score, down in zip(detections.tracker_id, shown, evidence, down_s, strict=True):
+    for track_id, label, score, down, lost in zip(detections.tracker_id, shown, evidence, down_s, unseen, strict=True):
         text = f"#{int(track_id)}"
         if label == FALLEN and np.isfinite(down):
-            text += f" {label} {int(down)} s"
+            text += f" {label} {int(down)} s" + (", unseen" if lost else "")
         elif label in BACKGROUND_ACTIONS:
             text += f" {label}"
         elif label != UNKNOWN_ACTION:

@@ -16,6 +16,11 @@ over to other cameras):
    start of a track (someone already in bed).
 4. **Fallen**: from the fall on, until the person is upright again for ``getting_up_s``; the evidence is the
    share of the last ``recent_s`` seconds they spent down.
+5. **Unseen**: a person lying on the floor is the hardest pose for a person detector, and it often loses them
+   a moment after the fall. A fallen person who goes unseen is held as still down, at their last box, for up to
+   ``hold_unseen_s`` (:meth:`FallWatch.held`): nobody saw them get up. Not when their last box touched the
+   frame's edge: they may have left the picture. The hold ends when a track is seen again there (the same one
+   re-found, or a new one taking its history over) and is upright for ``getting_up_s``.
 
 All lengths are in the person's own upright height (the box height, or the height implied by the torso where
 that is taller: a box cut by the frame edge), so nothing depends on the resolution or the distance.
@@ -51,6 +56,7 @@ class FallSettings:
     recent_s: float = 0.5
     memory_s: float = 4.0
     handover_s: float = 2.0
+    hold_unseen_s: float = 30.0
 
 
 @dataclass
@@ -83,6 +89,11 @@ class _Track:
     frames: deque[_Posture] = field(default_factory=deque)
     upright_height: float = float("nan")  # the body height when last upright
     down_since: float | None = None  # when the fall ended on the floor; None: not fallen
+    evidence: float = 0.0  # the fallen evidence on the last frame seen
+
+    @property
+    def fallen(self) -> bool:
+        return self.down_since is not None
 
     @property
     def last(self) -> _Posture:
@@ -92,6 +103,12 @@ class _Track:
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two boxes (x1, y1, x2, y2) share some area."""
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _touches_edge(box: np.ndarray, frame_width: float, frame_height: float) -> bool:
+    """Whether a box (x1, y1, x2, y2) is within ``EDGE_PX`` of the frame's edge."""
+    x1, y1, x2, y2 = box
+    return x1 <= EDGE_PX or y1 <= EDGE_PX or x2 >= frame_width - EDGE_PX or y2 >= frame_height - EDGE_PX
 
 
 def postures(boxes: np.ndarray, keypoints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -129,11 +146,14 @@ class FallWatch:
         return len(self._tracks)
 
     def forget(self, track_ids: list[int]) -> None:
-        """Drop these tracks' histories now (a camera that went down: its tracks are over). Tracks the tracker
-        ends on a running camera need not be passed: they are dropped ``handover_s`` after their last frame, and
+        """Drop these tracks' histories now, and every fallen person held unseen (a camera that went down: its
+        tracks are over, and nobody is known to be down any more). Tracks the tracker ends on a running camera need
+        not be passed: they are dropped ``handover_s`` after their last frame (``hold_unseen_s`` if fallen), and
         until then a new track may take their history over."""
         for tid in track_ids:
             self._tracks.pop(int(tid), None)
+        for tid in [k for k, tr in self._tracks.items() if tr.fallen]:
+            del self._tracks[tid]
 
     def update(
         self, t: float, track_ids: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None
@@ -153,18 +173,43 @@ class FallWatch:
         self._prune(t)
         return scores, seconds
 
+    def held(
+        self, t: float, frame_width: float, frame_height: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The fallen people the detector lost, held as still down (call after :meth:`update` for time ``t``):
+        their track ids, last boxes, fallen evidence (as when last seen) and seconds down, oldest first. Nobody
+        whose last box touched the frame's edge is held: they may have walked out of the picture (a person leaving
+        through the bottom edge also shrinks to a wide, low box whose top drops)."""
+        hold = self.settings.hold_unseen_s
+        tracks = [
+            (tid, tr)
+            for tid, tr in self._tracks.items()
+            if tr.fallen and 0 < t - tr.last.t <= hold and not _touches_edge(tr.last.box, frame_width, frame_height)
+        ]
+        ids = np.array([tid for tid, _ in tracks], dtype=int)
+        boxes = np.array([tr.last.box for _, tr in tracks], dtype=np.float32).reshape(-1, 4)
+        evidence = np.array([tr.evidence for _, tr in tracks], dtype=np.float32)
+        seconds = np.array([t - tr.down_since for _, tr in tracks], dtype=np.float32)  # type: ignore[operator]
+        return ids, boxes, evidence, seconds
+
+    def _kept_for(self, track: _Track) -> float:
+        """How long an unseen track's history is kept: ``hold_unseen_s`` for a fallen person, else
+        ``handover_s``."""
+        return max(self.settings.hold_unseen_s, self.settings.handover_s) if track.fallen else self.settings.handover_s
+
     def _prune(self, t: float) -> None:
-        """Drop the histories of tracks unseen for longer than ``handover_s``."""
-        for tid in [k for k, tr in self._tracks.items() if t - tr.last.t > self.settings.handover_s]:
+        """Drop the histories of tracks unseen for longer than they are kept."""
+        for tid in [k for k, tr in self._tracks.items() if t - tr.last.t > self._kept_for(tr)]:
             del self._tracks[tid]
 
     def _take_over(self, t: float, box: np.ndarray, current: set[int]) -> _Track | None:
-        """The history of the most recently seen track that is absent from this frame, was last seen at most
-        ``handover_s`` ago and whose last box overlaps ``box``; removed from the others."""
+        """The history of the most recently seen track that is absent from this frame, is still kept (last seen
+        at most ``handover_s`` ago, or ``hold_unseen_s`` for a fallen person) and whose last box overlaps ``box``;
+        removed from the others."""
         best, best_t = None, -np.inf
         for tid, track in self._tracks.items():
             last = track.last
-            if tid in current or not 0 < t - last.t <= self.settings.handover_s or last.t <= best_t:
+            if tid in current or not 0 < t - last.t <= self._kept_for(track) or last.t <= best_t:
                 continue
             if _overlap(box, last.box):
                 best, best_t = tid, last.t
@@ -187,9 +232,11 @@ class FallWatch:
         elif track.down_since is not None and self._got_up(track):
             track.down_since = None
         if track.down_since is None:
+            track.evidence = 0.0
             return 0.0, float("nan")
         recent = self._last(track, s.recent_s)
-        return float(np.mean([p.down or not p.upright for p in recent])), now.t - track.down_since
+        track.evidence = float(np.mean([p.down or not p.upright for p in recent]))
+        return track.evidence, now.t - track.down_since
 
     def _last(self, track: _Track, span_s: float) -> list[_Posture]:
         """The track's frames of the last ``span_s`` seconds, oldest first."""

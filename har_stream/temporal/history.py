@@ -33,7 +33,9 @@ class Window:
     consecutive frames, box heights per second; ``knee`` (n, 2): left and right knee angles, NaN unless hip, knee
     and ankle are seen; ``deform`` (n - 1, 3) or None (a frame without a patch): mean absolute change of the
     normalised appearance patch between consecutive frames, over the whole patch and its upper and lower half;
-    ``flows`` (n, len(FLOW_STATS)) or None (no frame with flow): NaN rows where a frame has none.
+    ``flows`` (n, len(FLOW_STATS)) or None (no frame with flow): NaN rows where a frame has none; ``camera``
+    (n, 2) or None: the camera's accumulated pan on each frame (:mod:`~har_stream.temporal.camera_motion`), in
+    frame pixels; a box minus it is in scene coordinates.
     """
 
     times: np.ndarray
@@ -45,6 +47,7 @@ class Window:
     knee: np.ndarray
     deform: np.ndarray | None
     flows: np.ndarray | None
+    camera: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -131,8 +134,10 @@ _LAYOUT: dict[str, tuple[tuple[int, ...], type]] = {
     "deform": ((3,), np.float32),  # since the previous frame (NaN without both patches)
     "has_flow": ((), np.bool_),
     "flow": ((len(FLOW_STATS),), np.float32),
+    "camera": ((2,), np.float64),  # the camera's accumulated pan on this frame, frame pixels
 }
 _NO_FLOW = np.full(len(FLOW_STATS), np.nan, np.float32)
+_STILL = np.zeros(2)
 
 
 class TrackHistory:
@@ -195,6 +200,7 @@ class TrackHistory:
             rows.column("knee", first),
             deform,
             flows,
+            rows.column("camera", first),
         )
 
 
@@ -205,9 +211,12 @@ def add_frame(
     keypoints: np.ndarray,
     patches: np.ndarray | None = None,
     flows: np.ndarray | None = None,
+    camera: np.ndarray | None = None,
 ) -> None:
     """Add one frame's people, person ``k`` to ``histories[k]``, measuring them all at once: ``boxes`` (N, 4),
-    ``keypoints`` (N, 17, 3), ``patches`` (N, h, w) grey or None, ``flows`` (N, len(FLOW_STATS)) or None."""
+    ``keypoints`` (N, 17, 3), ``patches`` (N, h, w) grey or None, ``flows`` (N, len(FLOW_STATS)) or None,
+    ``camera`` the frame's camera offset (2,) or None (a fixed camera)."""
+    camera = _STILL if camera is None else np.asarray(camera, dtype=np.float64)
     boxes = np.asarray(boxes, dtype=np.float32)
     keypoints = np.asarray(keypoints, dtype=np.float32)
     n = len(histories)
@@ -240,4 +249,5 @@ def add_frame(
             deform=deform[k],
             has_flow=flows is not None,
             flow=flows[k] if flows is not None else _NO_FLOW,
+            camera=camera,
         )

@@ -73,6 +73,8 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
     boxes = window.boxes.astype(np.float64)
     scale = float(np.median(body_heights(window)))
     foot_x, foot_y = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
+    if window.camera is not None:  # against the scene: a camera panning after a runner keeps them still in the frame
+        foot_x, foot_y = foot_x - window.camera[:, 0], foot_y - window.camera[:, 1]
     out[0] = _sustained_speed(times, foot_x, foot_y, scale)
     log_h = np.log(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
     t = times - times.mean()

@@ -13,7 +13,8 @@ person's label, the label becomes that action.
 Running, when the temporal model has a kinematic running model (``running.json``), is that model's probability
 on the person's newest window, not smoothed (its speed is already sustained over a window): how fast the person
 moves in body heights per second, how steady their track and box are, and their gait
-(:mod:`har_stream.temporal.running`).
+(:mod:`har_stream.temporal.running`). The speed is measured against the scene: a camera's pan or tilt
+(:mod:`har_stream.temporal.camera_motion`, ``temporal.compensate_camera_motion``) is taken out of each path.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from har_stream.config.schema import TemporalConfig
 from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, KEYPOINTS, MOTION_SCORES, FrameRecord
+from har_stream.temporal.camera_motion import CameraMotion
 from har_stream.temporal.features import MIN_PERSON_PX, motion_patch
 from har_stream.temporal.flow import FrameFlow, to_grey
 from har_stream.temporal.model import TemporalModel
@@ -36,6 +38,8 @@ class TemporalStage:
         self.config = config
         self.windows = TrackWindows()
         self.flow = FrameFlow(MIN_PERSON_PX)
+        needs_camera = model is not None and model.running is not None and config.compensate_camera_motion
+        self.camera = CameraMotion() if needs_camera else None
         self._state: dict[int, np.ndarray] = {}
         self._age: dict[int, int] = {}
         self._running: dict[int, float] = {}  # newest kinematic running probability per track
@@ -68,10 +72,11 @@ class TemporalStage:
         grey = to_grey(record.image)  # once a frame, for the flow and the appearance patches
         # every frame, people or not: the next frame's flow needs this one
         flows = self.flow(grey, record.timestamp, det.xyxy, record.index, det.tracker_id)
+        camera = self.camera.update(grey, det.xyxy) if self.camera is not None else None  # every frame, too
         if n:
             ids = det.tracker_id
             patches = np.stack([motion_patch(grey, box) for box in det.xyxy])
-            self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches, flows)
+            self.windows.update(record.timestamp, ids, det.xyxy, det.data.get(KEYPOINTS), patches, flows, camera)
             due = np.array(
                 [
                     i

@@ -47,10 +47,12 @@ class TrackWindows:
         keypoints: np.ndarray | None,
         patches: np.ndarray | None = None,
         flows: np.ndarray | None = None,
+        camera: np.ndarray | None = None,
     ) -> None:
         """Add one frame's people (``keypoints`` None: no pose model, limbs count as unseen; ``patches``: their
         :func:`~har_stream.temporal.features.motion_patch`, None: appearance features are NaN; ``flows``: their
-        :func:`~har_stream.temporal.flow.people_flow`, None: flow features are NaN)."""
+        :func:`~har_stream.temporal.flow.people_flow`, None: flow features are NaN; ``camera``: the camera's
+        accumulated pan, :class:`~har_stream.temporal.camera_motion.CameraMotion`, None: a fixed camera)."""
         histories = []
         for track_id in track_ids:
             tid = int(track_id)
@@ -61,7 +63,7 @@ class TrackWindows:
             self._last_seen[tid] = t
         if keypoints is None:
             keypoints = np.zeros((len(track_ids), 17, 3), dtype=np.float32)
-        add_frame(histories, t, boxes, keypoints, patches, flows)
+        add_frame(histories, t, boxes, keypoints, patches, flows, camera)
         for tid in [k for k, seen in self._last_seen.items() if t - seen > FORGET_AFTER_S]:
             self.forget([tid])
 

@@ -9,11 +9,11 @@ import pytest
 
 from har_stream.config import load_config
 from har_stream.config.schema import FallsConfig
-from har_stream.frame import ACTION_SCORES, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, FrameRecord
+from har_stream.frame import ACTION_SCORES, DISPLAY_LABEL, DOWN_SECONDS, FLAGGED, UNSEEN, FrameRecord
 from har_stream.pipeline import Pipeline
 from har_stream.render.overlay import person_labels
 from har_stream.temporal.fall_stage import FallStage
-from har_stream.temporal.falls import FallWatch
+from har_stream.temporal.falls import FallSettings, FallWatch
 from tests.conftest import REPO, SHARED, alerts_and_flagged
 
 FPS = 30.0
@@ -27,7 +27,7 @@ def replay(
 ) -> tuple[FallWatch, list[tuple[float, float, float]]]:
     """From time ``t``, move one person's box linearly from each segment's first box to its second over its
     seconds; return the watch and per frame (t, evidence, seconds down)."""
-    watch = watch or FallWatch()
+    watch = watch if watch is not None else FallWatch()  # an empty watch is falsy (len 0)
     out = []
     for start, end, seconds in segments:
         steps = max(round(seconds * FPS), 1)
@@ -95,6 +95,59 @@ def test_a_new_track_takes_over_only_a_recent_overlapping_history() -> None:
     assert first_down(frames) is None
 
 
+def unseen_for(watch: FallWatch, t: float, seconds: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Frames with nobody detected from ``t`` for ``seconds``; per frame (t, held ids, held seconds down)."""
+    out = []
+    for k in range(round(seconds * FPS)):
+        now = t + k / FPS
+        watch.update(now, np.zeros(0, dtype=int), np.zeros((0, 4)), None)
+        ids, _, _, down = watch.held(now, 640, 480)
+        out.append((now, ids, down))
+    return out
+
+
+def test_a_fallen_person_the_detector_loses_is_held_as_still_down() -> None:
+    """People lying on the floor are the detector's hardest pose: losing them is not seeing them get up."""
+    watch, frames = replay((STANDING, STANDING, 2.0), (STANDING, LYING, 0.5), (LYING, LYING, 1.0), track_id=5)
+    t_last, evidence, down = frames[-1]
+    assert evidence == 1.0
+    held = unseen_for(watch, t_last + 1 / FPS, 5.0)
+    assert all(list(ids) == [5] for _, ids, _ in held)
+    assert held[-1][2][0] == pytest.approx(down + 5.0, abs=0.05)  # the seconds down keep counting
+    _, boxes, held_evidence, _ = watch.held(held[-1][0], 640, 480)
+    assert np.allclose(boxes[0], LYING) and held_evidence[0] == 1.0  # at the last box, as down as when last seen
+
+
+def test_someone_leaving_through_the_frame_edge_is_not_held() -> None:
+    """Walking out through the bottom of the picture shrinks the box to a wide, low one whose top drops, like a
+    fall; once they are gone, they must not be held as down (seen on the concourse)."""
+    leaving = np.array([220.0, 430.0, 420.0, 480.0])  # low and wide, cut by the bottom edge of a 640x480 frame
+    near = STANDING + np.array([0.0, 180.0, 0.0, 180.0])  # standing near the bottom of the picture
+    watch, frames = replay((near, near, 2.0), (near, leaving, 0.4), (leaving, leaving, 0.4))
+    assert first_down(frames) is not None  # judged down on the edge, as before the hold existed
+    assert len(watch.held(frames[-1][0] + 0.5, 640, 480)[0]) == 0
+
+
+def test_the_hold_ends_after_its_time_when_seen_getting_up_and_when_the_camera_goes_down() -> None:
+    fall = ((STANDING, STANDING, 2.0), (STANDING, LYING, 0.5), (LYING, LYING, 1.0))
+    watch, frames = replay(*fall, watch=FallWatch(FallSettings(hold_unseen_s=3.0)))
+    held = unseen_for(watch, frames[-1][0] + 1 / FPS, 4.0)
+    assert len(held[int(2.9 * FPS)][1]) == 1 and len(held[-1][1]) == 0  # held 3 s, then forgotten
+
+    watch, frames = replay(*fall, track_id=1)
+    t = frames[-1][0] + 1 / FPS
+    unseen_for(watch, t, 2.0)
+    _, frames = replay((LYING, STANDING, 0.5), (STANDING, STANDING, 1.5), watch=watch, track_id=2, t=t + 2.0)
+    assert frames[-1][1] == 0.0 and len(watch.held(frames[-1][0], 640, 480)[0]) == 0  # re-found by a new track, got up
+
+    watch, frames = replay(*fall, track_id=1)
+    unseen_for(watch, frames[-1][0] + 1 / FPS, 1.0)
+    watch.forget([])
+    assert len(watch.held(frames[-1][0] + 2.0, 640, 480)[0]) == 0
+    never_fell, _ = replay((STANDING, STANDING, 2.0))
+    assert all(len(ids) == 0 for _, ids, _ in unseen_for(never_fell, 2.0, 1.0))  # only fallen people are held
+
+
 def test_the_stage_adds_the_fallen_column_and_seconds_down() -> None:
     import supervision as sv
 
@@ -109,6 +162,53 @@ def test_the_stage_adds_the_fallen_column_and_seconds_down() -> None:
     assert record is not None and "fallen" in record.action_classes
     assert record.detections.data[ACTION_SCORES][0, record.action_classes.index("fallen")] == 1.0
     assert record.detections.data[DOWN_SECONDS][0] > 1.0
+
+
+def test_the_stage_keeps_a_lost_fallen_person_on_the_record_as_unseen() -> None:
+    import supervision as sv
+
+    stage = FallStage(FallsConfig())
+    boxes = [STANDING] * 60 + [STANDING + (LYING - STANDING) * k / 15 for k in range(1, 16)] + [LYING] * 30
+    walker = np.array([10.0, 50.0, 60.0, 250.0])
+    records = []
+    for i in range(len(boxes) + 60):  # then 2 s where the detector finds only the walker
+        xyxy, ids = ([boxes[i], walker], [7, 8]) if i < len(boxes) else ([walker], [8])
+        det = sv.Detections(xyxy=np.array(xyxy, np.float32), tracker_id=np.array(ids))
+        det.data["action"] = np.array(["standing"] * len(xyxy), dtype=object)
+        det.data["action_confidence"] = np.full(len(xyxy), 0.9, np.float32)
+        record = FrameRecord(index=i, timestamp=i / FPS, wall_time=i / FPS, captured_at=0.0,
+                             image=np.zeros((480, 640, 3), np.uint8), detections=det)  # fmt: skip
+        records.append(stage(record))
+    last = records[-1].detections
+    assert list(last.tracker_id) == [8, 7] and list(last.data[UNSEEN]) == [False, True]
+    assert np.allclose(last.xyxy[1], LYING) and last.data["action"][1] == "fallen"
+    assert last.data[ACTION_SCORES][1, records[-1].action_classes.index("fallen")] == 1.0
+    assert last.data[DOWN_SECONDS][1] > 2.0 and np.isnan(last.data[DOWN_SECONDS][0])
+    assert person_labels(last)[1] == "#7" and last.data["action_confidence"][1] == 1.0  # not labelled yet: no stage
+    last.data[DISPLAY_LABEL] = np.array(["standing", "fallen"], dtype=object)
+    assert person_labels(last)[1].startswith("#7 fallen 2 s, unseen")
+
+
+def test_a_held_track_stays_open_for_the_stages_after_until_its_hold_ends() -> None:
+    """The tracker ends a lost track after its buffer; the rules must not end its alert while the fall stage holds
+    it, and must hear of its end when the hold ends."""
+    import supervision as sv
+
+    stage = FallStage(FallsConfig(hold_unseen_s=2.0))
+    boxes = [STANDING] * 60 + [STANDING + (LYING - STANDING) * k / 15 for k in range(1, 16)] + [LYING] * 30
+    ended_at = {}
+    for i in range(len(boxes) + 90):  # then 3 s unseen; the tracker ends track 7 after 1 s of them
+        seen = i < len(boxes)
+        det = sv.Detections(
+            xyxy=np.array([boxes[i]] if seen else np.zeros((0, 4)), np.float32),
+            tracker_id=np.array([7] if seen else [], dtype=int),
+        )
+        record = FrameRecord(index=i, timestamp=i / FPS, wall_time=i / FPS, captured_at=0.0,
+                             image=np.zeros((480, 640, 3), np.uint8), detections=det)  # fmt: skip
+        record.ended_tracks = [7] if i == len(boxes) + 30 else []
+        if stage(record).ended_tracks:
+            ended_at[i] = record.ended_tracks
+    assert ended_at == {len(boxes) + 60: [7]}  # not when the tracker ended it, but when the 2 s hold ran out
 
 
 def test_disabled_adds_nothing() -> None:
@@ -145,6 +245,15 @@ def test_a_real_fall_is_flagged_red_as_fallen_with_its_seconds(care_home: Pipeli
         label = next(text for text, red in zip(person_labels(det), det.data[FLAGGED], strict=True) if red)
         assert label.endswith(" s") and "fallen" in label, label
         assert det.data[DOWN_SECONDS][det.data[FLAGGED]].min() >= 1.0  # down at least the rule's 1 s
+
+
+@pytest.mark.slow
+def test_a_fall_the_detector_loses_on_the_floor_still_alerts(care_home: Pipeline) -> None:
+    """Falling onto a bed: the detector loses the person a moment after they land, before the rule's 1 s."""
+    started, flagged = alerts_and_flagged(care_home, FALLS / "gmdcsa24_fall_s4-01.mp4")
+    assert started == ["resident_fell"], started  # one alert: the track the tracker ends goes on, held
+    det = flagged[-1].detections
+    assert det.data[UNSEEN][det.data[FLAGGED]].all()  # red while unseen, at the last box
 
 
 @pytest.mark.slow
