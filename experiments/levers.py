@@ -40,6 +40,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the previous release's running evidence: the temporal trees' running output at weight 0.25 (the model folder
     # without running.json), against the kinematic running model
     "running from the temporal trees": {"temporal.action_weights": {"running": 0.25}, WITHOUT_RUNNING_JSON: True},
+    # the previous release: running speed against the frame, no camera-motion estimate
+    "camera motion not compensated": {"temporal.compensate_camera_motion": False},
 }
 
 

@@ -19,8 +19,8 @@ over to other cameras):
 5. **Unseen**: a person lying on the floor is the hardest pose for a person detector, and it often loses them
    a moment after the fall. A fallen person who goes unseen is held as still down, at their last box, for up to
    ``hold_unseen_s`` (:meth:`FallWatch.held`): nobody saw them get up. Not when their last box touched the
-   frame's edge: they may have left the picture. The hold ends when a track is seen again there (the same one
-   re-found, or a new one taking its history over) and is upright for ``getting_up_s``.
+   frame's edge while still moving: they may have left the picture. The hold ends when a track is seen again
+   there (the same one re-found, or a new one taking its history over) and is upright for ``getting_up_s``.
 
 All lengths are in the person's own upright height (the box height, or the height implied by the torso where
 that is taller: a box cut by the frame edge), so nothing depends on the resolution or the distance.
@@ -57,6 +57,8 @@ class FallSettings:
     memory_s: float = 4.0
     handover_s: float = 2.0
     hold_unseen_s: float = 30.0
+    edge_still_s: float = 0.5
+    edge_still_drift: float = 0.15
 
 
 @dataclass
@@ -177,20 +179,34 @@ class FallWatch:
         self, t: float, frame_width: float, frame_height: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The fallen people the detector lost, held as still down (call after :meth:`update` for time ``t``):
-        their track ids, last boxes, fallen evidence (as when last seen) and seconds down, oldest first. Nobody
-        whose last box touched the frame's edge is held: they may have walked out of the picture (a person leaving
-        through the bottom edge also shrinks to a wide, low box whose top drops)."""
+        their track ids, last boxes, fallen evidence (as when last seen) and seconds down, oldest first. Someone
+        whose last box touched the frame's edge is held only if their box was still over their last
+        ``edge_still_s`` seen (its top moved under ``edge_still_drift`` upright heights): otherwise they may have
+        walked out of the picture (a person leaving through the bottom edge shrinks to a wide, low box whose top
+        drops, like a fall)."""
         hold = self.settings.hold_unseen_s
         tracks = [
             (tid, tr)
             for tid, tr in self._tracks.items()
-            if tr.fallen and 0 < t - tr.last.t <= hold and not _touches_edge(tr.last.box, frame_width, frame_height)
+            if tr.fallen
+            and 0 < t - tr.last.t <= hold
+            and (not _touches_edge(tr.last.box, frame_width, frame_height) or self._came_to_rest(tr))
         ]
         ids = np.array([tid for tid, _ in tracks], dtype=int)
         boxes = np.array([tr.last.box for _, tr in tracks], dtype=np.float32).reshape(-1, 4)
         evidence = np.array([tr.evidence for _, tr in tracks], dtype=np.float32)
         seconds = np.array([t - tr.down_since for _, tr in tracks], dtype=np.float32)  # type: ignore[operator]
         return ids, boxes, evidence, seconds
+
+    def _came_to_rest(self, track: _Track) -> bool:
+        """Whether the top of the track's box moved less than ``edge_still_drift`` upright heights over its last
+        ``edge_still_s`` seen (and it was seen that long)."""
+        s = self.settings
+        recent = self._last(track, s.edge_still_s)
+        if track.last.t - track.frames[0].t < s.edge_still_s or len(recent) < 2:
+            return False
+        tops = [p.top for p in recent]
+        return max(tops) - min(tops) < s.edge_still_drift * track.upright_height
 
     def _kept_for(self, track: _Track) -> float:
         """How long an unseen track's history is kept: ``hold_unseen_s`` for a fallen person, else

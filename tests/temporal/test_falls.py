@@ -123,9 +123,19 @@ def test_someone_leaving_through_the_frame_edge_is_not_held() -> None:
     fall; once they are gone, they must not be held as down (seen on the concourse)."""
     leaving = np.array([220.0, 430.0, 420.0, 480.0])  # low and wide, cut by the bottom edge of a 640x480 frame
     near = STANDING + np.array([0.0, 180.0, 0.0, 180.0])  # standing near the bottom of the picture
-    watch, frames = replay((near, near, 2.0), (near, leaving, 0.4), (leaving, leaving, 0.4))
+    gone = np.array([220.0, 465.0, 420.0, 480.0])  # all but out of the picture
+    watch, frames = replay((near, near, 2.0), (near, leaving, 0.4), (leaving, gone, 0.4))
     assert first_down(frames) is not None  # judged down on the edge, as before the hold existed
     assert len(watch.held(frames[-1][0] + 0.5, 640, 480)[0]) == 0
+
+
+def test_someone_who_fell_at_the_frame_edge_and_lies_still_is_held() -> None:
+    """A camera that cuts people's feet off: a fall ends with the body on the bottom edge, then lying still."""
+    near = STANDING + np.array([0.0, 180.0, 0.0, 180.0])
+    watch, frames = replay((near, near, 2.0), (near, np.array([220.0, 430, 420, 480]), 0.4),
+                           (np.array([220.0, 430, 420, 480]), np.array([220.0, 430, 420, 480]), 1.0))  # fmt: skip
+    assert first_down(frames) is not None
+    assert len(watch.held(frames[-1][0] + 0.5, 640, 480)[0]) == 1
 
 
 def test_the_hold_ends_after_its_time_when_seen_getting_up_and_when_the_camera_goes_down() -> None:
