@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from har_stream.temporal.history import MIN_KEYPOINT_CONF
-from har_stream.temporal.running import EDGE_PX, TORSO_SHARE
+from har_stream.temporal.running import EDGE_PX, TORSO_SHARE, touches_edge
 
 _SHOULDERS, _HIPS = (5, 6), (11, 12)
 
@@ -91,7 +91,6 @@ class _Track:
     frames: deque[_Posture] = field(default_factory=deque)
     upright_height: float = float("nan")  # the body height when last upright
     down_since: float | None = None  # when the fall ended on the floor; None: not fallen
-    evidence: float = 0.0  # the fallen evidence on the last frame seen
 
     @property
     def fallen(self) -> bool:
@@ -105,12 +104,6 @@ class _Track:
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two boxes (x1, y1, x2, y2) share some area."""
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-
-
-def _touches_edge(box: np.ndarray, frame_width: float, frame_height: float) -> bool:
-    """Whether a box (x1, y1, x2, y2) is within ``EDGE_PX`` of the frame's edge."""
-    x1, y1, x2, y2 = box
-    return x1 <= EDGE_PX or y1 <= EDGE_PX or x2 >= frame_width - EDGE_PX or y2 >= frame_height - EDGE_PX
 
 
 def postures(boxes: np.ndarray, keypoints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -190,11 +183,11 @@ class FallWatch:
             for tid, tr in self._tracks.items()
             if tr.fallen
             and 0 < t - tr.last.t <= hold
-            and (not _touches_edge(tr.last.box, frame_width, frame_height) or self._came_to_rest(tr))
+            and (not touches_edge(tr.last.box, frame_width, frame_height)[0] or self._came_to_rest(tr))
         ]
         ids = np.array([tid for tid, _ in tracks], dtype=int)
         boxes = np.array([tr.last.box for _, tr in tracks], dtype=np.float32).reshape(-1, 4)
-        evidence = np.array([tr.evidence for _, tr in tracks], dtype=np.float32)
+        evidence = np.array([self._evidence(tr) for _, tr in tracks], dtype=np.float32)
         seconds = np.array([t - tr.down_since for _, tr in tracks], dtype=np.float32)  # type: ignore[operator]
         return ids, boxes, evidence, seconds
 
@@ -248,11 +241,12 @@ class FallWatch:
         elif track.down_since is not None and self._got_up(track):
             track.down_since = None
         if track.down_since is None:
-            track.evidence = 0.0
             return 0.0, float("nan")
-        recent = self._last(track, s.recent_s)
-        track.evidence = float(np.mean([p.down or not p.upright for p in recent]))
-        return track.evidence, now.t - track.down_since
+        return self._evidence(track), now.t - track.down_since
+
+    def _evidence(self, track: _Track) -> float:
+        """A fallen track's evidence: the share of its last ``recent_s`` seen that it spent down (or not upright)."""
+        return float(np.mean([p.down or not p.upright for p in self._last(track, self.settings.recent_s)]))
 
     def _last(self, track: _Track, span_s: float) -> list[_Posture]:
         """The track's frames of the last ``span_s`` seconds, oldest first."""

@@ -46,6 +46,17 @@ RUNNING_FEATURES: tuple[str, ...] = (
 )
 
 
+def touches_edge(boxes: np.ndarray, frame_width: float, frame_height: float) -> np.ndarray:
+    """Per box (x1, y1, x2, y2): whether it is within ``EDGE_PX`` of the frame's edge (cut by it)."""
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    return (
+        (boxes[:, 0] <= EDGE_PX)
+        | (boxes[:, 1] <= EDGE_PX)
+        | (boxes[:, 2] >= frame_width - EDGE_PX)
+        | (boxes[:, 3] >= frame_height - EDGE_PX)
+    )
+
+
 def body_heights(window: Window) -> np.ndarray:
     """Per frame: the box height, or the height implied by the torso when that is taller (a box cut by the frame
     edge or hidden legs)."""
@@ -83,13 +94,7 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
     path = np.hypot(np.diff(foot_x), np.diff(foot_y)).sum()
     out[2] = np.hypot(foot_x[-1] - foot_x[0], foot_y[-1] - foot_y[0]) / path if path > 0 else 0.0
     out[3] = np.std(log_h)
-    touches = (
-        (boxes[:, 0] <= EDGE_PX)
-        | (boxes[:, 1] <= EDGE_PX)
-        | (boxes[:, 2] >= frame_width - EDGE_PX)
-        | (boxes[:, 3] >= frame_height - EDGE_PX)
-    )
-    out[4] = touches.mean()
+    out[4] = touches_edge(boxes, frame_width, frame_height).mean()
     out[5:] = _gait(window, scale)
     return out
 
