@@ -22,7 +22,7 @@ from har_stream.serve.runtime import SiteRuntime
 from har_stream.store import EventQuery
 from tests.conftest import write_clip
 from tests.serve.test_api import TOKEN, raw_get, serving
-from tests.serve.test_dashboard_e2e import launch_chromium
+from tests.serve.test_dashboard_e2e import launch_chromium, watched_page
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +107,7 @@ def test_counts_on_the_dashboard(finished) -> None:
     line = runtime.cameras["concourse"].health().line_counts[0]
     with serving(runtime) as port, sync_playwright() as playwright:
         browser = launch_chromium(playwright, folder, 1300, 760)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser)
         page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
         row = "article[data-camera='concourse'] table.counts tr[data-line='gate']"
         page.wait_for_selector(row)

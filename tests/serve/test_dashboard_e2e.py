@@ -97,6 +97,14 @@ def launch_chromium(playwright, folder: Path, width: int, height: int):
     )
 
 
+def watched_page(browser) -> tuple:
+    """A new page of ``browser`` and the list its uncaught JavaScript errors are collected in."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
 class Server:
     """A ``har-stream serve`` subprocess."""
 
@@ -178,9 +186,7 @@ def test_dashboard_in_a_real_browser(site, tmp_path: Path) -> None:
     server, *_ = site
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright, tmp_path, 1500, 720)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(browser)
         # The token in the address sets a cookie and is dropped from the address.
         page.goto(f"{server.base}/?token={TOKEN}")
         assert page.url == f"{server.base}/"

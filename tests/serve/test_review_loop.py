@@ -22,7 +22,7 @@ import pytest
 from har_stream.clips import read_clip_labels
 from tests.conftest import REPO, SHARED, require
 from tests.serve.netutil import free_port
-from tests.serve.test_dashboard_e2e import Server, launch_chromium
+from tests.serve.test_dashboard_e2e import Server, launch_chromium, watched_page
 
 pytestmark = pytest.mark.slow
 
@@ -134,9 +134,7 @@ def test_review_export_and_evaluate(tmp_path: Path) -> None:
 
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright, tmp_path, 1600, 760)
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = watched_page(browser)
 
             # The viewer's events page has no review buttons.
             page.goto(f"{server.base}/events?token={BOB}")
