@@ -74,8 +74,15 @@ def body_heights(window: Window) -> np.ndarray:
     return np.maximum(height, 1.0)
 
 
-def running_features(window: Window, frame_width: int, frame_height: int) -> np.ndarray:
-    """``RUNNING_FEATURES`` of one window (NaN where a measurement needs more history or unseen limbs)."""
+def running_features(
+    window: Window,
+    frame_width: int,
+    frame_height: int,
+    speed_span_s: float = SPEED_SPAN_S,
+    sustain_s: float = SUSTAIN_S,
+) -> np.ndarray:
+    """``RUNNING_FEATURES`` of one window (NaN where a measurement needs more history or unseen limbs); the speed
+    is measured over ``speed_span_s`` and must be sustained over the last ``sustain_s``."""
     out = np.full(len(RUNNING_FEATURES), np.nan, dtype=np.float32)
     times = window.times
     n = len(times)
@@ -86,7 +93,7 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
     foot_x, foot_y = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
     if window.camera is not None:  # against the scene: a camera panning after a runner keeps them still in the frame
         foot_x, foot_y = foot_x - window.camera[:, 0], foot_y - window.camera[:, 1]
-    out[0] = _sustained_speed(times, foot_x, foot_y, scale)
+    out[0] = _sustained_speed(times, foot_x, foot_y, scale, speed_span_s, sustain_s)
     log_h = np.log(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))
     t = times - times.mean()
     slope = (t * (log_h - log_h.mean())).sum() / (t * t).sum()  # least-squares slope of log height over time
@@ -99,16 +106,18 @@ def running_features(window: Window, frame_width: int, frame_height: int) -> np.
     return out
 
 
-def _sustained_speed(times: np.ndarray, x: np.ndarray, y: np.ndarray, scale: float) -> float:
-    """The lowest speed over ``SPEED_SPAN_S`` spans ending in the last ``SUSTAIN_S`` (NaN: too little history)."""
-    ends = np.flatnonzero(times >= times[-1] - SUSTAIN_S)
-    starts = np.searchsorted(times, times[ends] - SPEED_SPAN_S, side="right") - 1
+def _sustained_speed(
+    times: np.ndarray, x: np.ndarray, y: np.ndarray, scale: float, span_s: float, sustain_s: float
+) -> float:
+    """The lowest speed over ``span_s`` spans ending in the last ``sustain_s`` (NaN: too little history)."""
+    ends = np.flatnonzero(times >= times[-1] - sustain_s)
+    starts = np.searchsorted(times, times[ends] - span_s, side="right") - 1
     ok = starts >= 0
     if not ok.any():
         return float("nan")
     ends, starts = ends[ok], starts[ok]
     dt = times[ends] - times[starts]
-    keep = dt >= SPEED_SPAN_S * 0.75
+    keep = dt >= span_s * 0.75
     if not keep.any():
         return float("nan")
     ends, starts, dt = ends[keep], starts[keep], dt[keep]
@@ -158,7 +167,8 @@ def model_inputs(x: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
 class RunningModel:
     """A logistic model over (a subset of) ``RUNNING_FEATURES`` (``log_<name>``: its log): ``p = 1 / (1 +
     exp(-(b + w . z)))`` with ``z`` the inputs standardised by ``mean`` and ``scale`` and clipped to ``clip``
-    standard deviations; a NaN input counts as its mean (no evidence either way)."""
+    standard deviations; a NaN input counts as its mean (no evidence either way). ``speed_span_s`` and
+    ``sustain_s`` are the spans its speed was measured with (:func:`running_features`)."""
 
     features: tuple[str, ...]
     mean: np.ndarray
@@ -167,6 +177,8 @@ class RunningModel:
     bias: float
     clip: float = 4.0
     name: str = "running_kinematic"
+    speed_span_s: float = SPEED_SPAN_S
+    sustain_s: float = SUSTAIN_S
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(running) for each row of ``x`` (n, len(RUNNING_FEATURES))."""
@@ -185,6 +197,8 @@ class RunningModel:
             "weights": [float(v) for v in self.weights],
             "bias": float(self.bias),
             "clip": float(self.clip),
+            "speed_span_s": float(self.speed_span_s),
+            "sustain_s": float(self.sustain_s),
         }
 
     @classmethod
@@ -199,9 +213,17 @@ class RunningModel:
             for key, array in arrays.items():
                 if array.shape != (len(features),):
                     raise ValueError(f"{key} must have one value per feature ({len(features)})")
+            spans = {
+                k: float(data.get(k, default))
+                for k, default in (("speed_span_s", SPEED_SPAN_S), ("sustain_s", SUSTAIN_S))  # type: ignore[arg-type]
+            }
+            for key, value in spans.items():
+                if not 0 < value <= 1.0:
+                    raise ValueError(f"{key} must be in (0, 1] seconds (the window is one second), got {value}")
             return cls(
                 features, arrays["mean"], arrays["scale"], arrays["weights"], float(data["bias"]),  # type: ignore[arg-type]
                 float(data.get("clip", 4.0)), str(data.get("name", "running_kinematic")),  # type: ignore[arg-type]
+                spans["speed_span_s"], spans["sustain_s"],
             )  # fmt: skip
         except KeyError as exc:
             raise ValueError(f"{source}: missing field {exc.args[0]!r}") from None

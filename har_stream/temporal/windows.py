@@ -18,7 +18,7 @@ from har_stream.temporal.features import (
     track_window_features,
 )
 from har_stream.temporal.history import TrackHistory, Window, add_frame
-from har_stream.temporal.running import RUNNING_FEATURES, running_features
+from har_stream.temporal.running import RUNNING_FEATURES, SPEED_SPAN_S, SUSTAIN_S, running_features
 
 _SOURCE_COLUMNS = [FEATURE_NAMES.index(name) for name in NEIGHBOUR_SOURCES]
 _GAP = FEATURE_NAMES.index("nearest_gap")
@@ -73,14 +73,23 @@ class TrackWindows:
             self._histories.pop(int(tid), None)
             self._last_seen.pop(int(tid), None)
 
-    def running(self, t: float, frame_width: int, frame_height: int, track_ids: np.ndarray) -> np.ndarray:
+    def running(
+        self,
+        t: float,
+        frame_width: int,
+        frame_height: int,
+        track_ids: np.ndarray,
+        spans: tuple[float, float] = (SPEED_SPAN_S, SUSTAIN_S),
+    ) -> np.ndarray:
         """:func:`~har_stream.temporal.running.running_features` (n, len(RUNNING_FEATURES)) of each of
-        ``track_ids`` over its last ``windows_s[0]`` seconds (NaN rows for unknown tracks)."""
+        ``track_ids`` over its last ``windows_s[0]`` seconds (NaN rows for unknown tracks); ``spans``: the speed's
+        span and how long it must be sustained, in seconds."""
         out = np.full((len(track_ids), len(RUNNING_FEATURES)), np.nan, dtype=np.float32)
         for row, track_id in enumerate(track_ids):
             history = self._histories.get(int(track_id))
             if history is not None:
-                out[row] = running_features(history.window(t, self.windows_s[0]), frame_width, frame_height)
+                window = history.window(t, self.windows_s[0])
+                out[row] = running_features(window, frame_width, frame_height, *spans)
         return out
 
     def _velocity(self, window: Window) -> np.ndarray:

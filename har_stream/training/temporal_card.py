@@ -7,6 +7,7 @@ from pathlib import Path
 
 from har_stream.model_card import ModelCard, Section
 from har_stream.temporal.features import ALL_FEATURE_NAMES
+from har_stream.temporal.running import SPEED_SPAN_S, SUSTAIN_S
 
 
 def write_temporal_card(folder: Path) -> Path:
@@ -95,14 +96,15 @@ def _running_section(folder: Path) -> Section | None:
         return None
     running = json.loads(path.read_text())
     weights = ", ".join(f"`{f}` {w:+.2f}" for f, w in zip(running["features"], running["weights"], strict=True))
+    span, sustain = running.get("speed_span_s", SPEED_SPAN_S), running.get("sustain_s", SUSTAIN_S)
     section = Section(
         "Running: the kinematic model (`running.json`)",
         [
             "- Running's evidence is a logistic model over how the person moves in their last second "
             "(`har_stream/temporal/running.py`): the speed of the box's bottom centre in body heights per "
-            "second over 0.4 s, its lowest value over the last 0.4 s (sustained), the body height taken from the "
-            "torso where the box is cut; the box height's jitter; the share of frames touching the frame edge; the "
-            "ankles' cadence. "
+            f"second over {span:g} s, its lowest value over the last {sustain:g} s (sustained), the body height "
+            "taken from the torso where the box is cut; the box height's jitter; the share of frames touching the "
+            "frame edge; the ankles' cadence. "
             f"Standardised weights: {weights}; bias {running['bias']:+.2f}.",
             f"- Fitted on {running.get('fitted_on', 'n/a')} ({running.get('clips', '?')} clips): every window "
             "where the person moves at least 0.3 body heights a second; windows of running clips positive, all "

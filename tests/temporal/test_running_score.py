@@ -7,7 +7,14 @@ import pytest
 
 from har_stream.temporal.history import TrackHistory
 from har_stream.temporal.model import load_temporal_model
-from har_stream.temporal.running import RUNNING_FEATURES, RunningModel, body_heights, running_features
+from har_stream.temporal.running import (
+    RUNNING_FEATURES,
+    SPEED_SPAN_S,
+    SUSTAIN_S,
+    RunningModel,
+    body_heights,
+    running_features,
+)
 
 FPS = 25.0
 SPEED, STRAIGHT, JITTER = (RUNNING_FEATURES.index(n) for n in ("sustained_speed", "straightness", "height_jitter"))
@@ -28,8 +35,10 @@ def track(
     return history
 
 
-def features(history: TrackHistory, seconds: float = 1.0) -> np.ndarray:
-    return running_features(history.window(seconds, 1.0), 1920, 1080)
+def features(
+    history: TrackHistory, seconds: float = 1.0, spans: tuple[float, float] = (SPEED_SPAN_S, SUSTAIN_S)
+) -> np.ndarray:
+    return running_features(history.window(seconds, 1.0), 1920, 1080, *spans)
 
 
 def test_speed_is_in_body_heights_per_second_whatever_the_size() -> None:
@@ -51,6 +60,13 @@ def test_speed_needs_a_sustained_window() -> None:
     assert np.isnan(features(track(2.0, seconds=0.3), 0.3)[SPEED])  # too little history: no speed yet
 
 
+def test_shorter_spans_measure_a_runner_sooner_and_still_in_body_heights() -> None:
+    """A runner in sight for 0.36 s: a speed over 0.4 s needs more history; one over 0.3 s reads it."""
+    short = track(2.0, seconds=0.36)
+    assert np.isnan(features(short, 0.36, (0.4, 0.4))[SPEED])
+    assert features(short, 0.36, (0.3, 0.1))[SPEED] == pytest.approx(2.0, rel=0.02)
+
+
 def test_a_box_cut_by_the_frame_edge_takes_its_height_from_the_torso() -> None:
     history = TrackHistory(keep_s=1.0)
     keypoints = np.zeros((17, 3), np.float32)
@@ -69,13 +85,18 @@ def test_model_json_errors_name_the_field() -> None:
     missing = {k: v for k, v in good.to_json().items() if k != "weights"}
     with pytest.raises(ValueError, match="weights"):
         RunningModel.from_json(missing)
+    with pytest.raises(ValueError, match="sustain_s"):
+        RunningModel.from_json(good.to_json() | {"sustain_s": 0})
+    spans = RunningModel.from_json(good.to_json() | {"speed_span_s": 0.3, "sustain_s": 0.1})
+    assert (spans.speed_span_s, spans.sustain_s) == (0.3, 0.1)
 
 
 def test_shipped_model_reads_steady_fast_people_as_running_and_walkers_or_jitter_not() -> None:
     model = load_temporal_model("default")
     assert model is not None and model.running is not None, "models/temporal_pose/running.json is missing"
-    run = model.running.predict(features(track(2.5))[None])[0]
-    walk = model.running.predict(features(track(0.7))[None])[0]
-    shaky = model.running.predict(features(track(0.0, jitter_px=40.0))[None])[0]
+    spans = (model.running.speed_span_s, model.running.sustain_s)
+    run = model.running.predict(features(track(2.5), spans=spans)[None])[0]
+    walk = model.running.predict(features(track(0.7), spans=spans)[None])[0]
+    shaky = model.running.predict(features(track(0.0, jitter_px=40.0), spans=spans)[None])[0]
     assert run >= 0.7 > 0.5 > walk, (run, walk)
     assert shaky < 0.5, shaky
