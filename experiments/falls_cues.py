@@ -3,12 +3,14 @@ groups of ``falls/`` (the test group, gmdcsa24_subject1, is never read here; its
 ``har-stream clips evaluate-video``).
 
     .venv/bin/python -m experiments.falls_cues --json experiments/results/falls_cues.json
+    .venv/bin/python -m experiments.falls_cues --folder out/falls_cut20   # feet out of frame (experiments.falls_cut)
 
 The tracks come from ``python -m experiments.running_harvest`` (boxes and keypoints of every tracked person of
 every train/val clip, found by the real detector and tracker). Each variant replays them through
 :class:`~har_stream.temporal.falls.FallWatch` with one cue switched off, and applies the shipped rule (evidence
 0.6 held 1 s): falls alerted of the fall clips, daily-activity clips alerted, and the median seconds from the
-labelled fall start to the alert. The cost is FallStage's time per track update, interleaved with an empty stage
+labelled fall start to the alert. Without ``--folder``, also the train/val clips of every other folder (nobody falls
+there) alerted by each variant. The cost is FallStage's time per track update, interleaved with an empty stage
 over the same records.
 """
 
@@ -37,6 +39,13 @@ SHIPPED = FallSettings()
 VARIANTS: dict[str, FallSettings] = {
     "shipped": SHIPPED,
     "no track handover": dataclasses.replace(SHIPPED, handover_s=0.0),
+    "track handover 3 s (2 s shipped)": dataclasses.replace(SHIPPED, handover_s=3.0),
+    "track handover 4 s": dataclasses.replace(SHIPPED, handover_s=4.0),
+    "previous release (crouch check at 0.75, settling 0.3 s)": dataclasses.replace(
+        SHIPPED, crouch_height=0.75, settle_s=0.3
+    ),
+    "crouch check at 0.75 of the upright height (0.6 shipped)": dataclasses.replace(SHIPPED, crouch_height=0.75),
+    "settling 0.3 s (0.15 s shipped)": dataclasses.replace(SHIPPED, settle_s=0.3),
     "no crouch check (sitting counts as upright)": dataclasses.replace(SHIPPED, crouch_height=0.0),
     "no settling (judged on the first lying frame)": dataclasses.replace(SHIPPED, settle_s=0.0),
     "no width check (bending over counts as lying)": dataclasses.replace(SHIPPED, lying_width=0.0),
@@ -47,14 +56,16 @@ VARIANTS: dict[str, FallSettings] = {
 }
 
 
-def clips(harvest: Path) -> list[tuple[str, str, float | None, ClipTracks, float]]:
-    """(file, label, labelled fall start, tracks, clip duration) of the train and val clips of falls/."""
+def clips(harvest: Path, folder: Path | None = None) -> list[tuple[str, str, float | None, ClipTracks, float]]:
+    """(file, label, labelled fall start, tracks, clip duration) of the train and val clips of falls/, or of every
+    clip in ``folder`` (its labels.csv, the tracks beside it: ``experiments.falls_cut --harvest``)."""
     split = {r["file"]: r["part"] for r in csv.DictReader(CLIP_FOLDERS["falls"].open())}
+    labels = (folder or VIDEOS / "falls") / "labels.csv"
     out = []
-    for row in csv.DictReader((VIDEOS / "falls" / "labels.csv").open()):
+    for row in csv.DictReader(labels.open()):
         if split.get(row["file"]) not in ("train", "val"):
             continue
-        path = harvest / f"{Path(row['file']).stem}.npz"
+        path = (folder or harvest) / f"{Path(row['file']).stem}.npz"
         if path.is_file():
             start = float(row["start_s"]) if row["start_s"] else None
             out.append((row["file"], row["label"], start, ClipTracks.load(path), float(row["duration_s"])))
@@ -90,6 +101,20 @@ def first_alert(tracks: ClipTracks, settings: FallSettings, duration_s: float) -
             else:
                 since.pop(tid, None)
     return None
+
+
+def other_clips(harvest: Path) -> list[tuple[ClipTracks, float]]:
+    """(tracks, duration) of every harvested train/val clip of the other folders (fights, walkers, runners, crowds:
+    nobody labelled as falling), for the false alarms a variant raises there."""
+    out = []
+    with (harvest / "clips.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = harvest / f"{Path(row['file']).stem}.npz"
+            if row["folder"] != "falls" and path.is_file():
+                tracks = ClipTracks.load(path)
+                if len(tracks.timestamp):
+                    out.append((tracks, float(tracks.timestamp.max()) + 0.1))
+    return out
 
 
 def score(data: list, settings: FallSettings) -> dict:
@@ -151,18 +176,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--harvest", type=Path, default=OUT / "running_harvest")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--folder", type=Path, default=None, help="clips made from falls/ train/val with their tracks (falls_cut)"
+    )
     args = parser.parse_args()
-    data = clips(args.harvest)
+    data = clips(args.harvest, args.folder)
     if not data:
         raise SystemExit(
             f"no harvested falls/ clips in {args.harvest}: run python -m experiments.running_harvest first"
         )
+    others = other_clips(args.harvest) if args.folder is None else []
     result = {"clips": len(data), "variants": {}, "cost_ms_per_track_update": cost(data)}
     for name, settings in VARIANTS.items():
         result["variants"][name] = figures = score(data, settings)
+        if others:
+            fired = sum(first_alert(tracks, settings, duration) is not None for tracks, duration in others)
+            figures["other_clips_alerted"] = f"{fired}/{len(others)}"
         falls = f"falls {figures['falls_alerted']}/{figures['falls']}"
         daily = f"daily {figures['daily_alerted']}/{figures['daily']}"
-        print(f"{name:48s} {falls}  {daily}  median s {figures['median_s_from_fall_start']}", flush=True)
+        other = f"  other clips {figures['other_clips_alerted']}" if others else ""
+        print(f"{name:48s} {falls}  {daily}{other}  median s {figures['median_s_from_fall_start']}", flush=True)
     print(json.dumps(result["cost_ms_per_track_update"]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

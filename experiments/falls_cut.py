@@ -3,6 +3,8 @@ frame cut off, as a camera mounted lower or nearer would see them (the issue ask
 the frame edge, and no train or val fall has it). The test group is never read.
 
     .venv/bin/python -m experiments.falls_cut --cut 0.2            # writes out/falls_cut20/ (clips + labels.csv)
+    .venv/bin/python -m experiments.falls_cut --cut 0.2 --harvest  # ... and their tracks (for experiments.falls_cues
+                                                                   #     --folder out/falls_cut20)
     .venv/bin/har-stream clips evaluate-video --clips out/falls_cut20 --config configs/cctv.yaml \\
         --json experiments/results/falls_cut20_trainval.json
 """
@@ -36,9 +38,9 @@ def cut_clips(cut: float, out: Path) -> int:
                 break
             writer.write(frame[:keep])
         writer.release()
-        rows.append({k: row[k] for k in ("file", "label", "group", "start_s")})
+        rows.append({k: row[k] for k in ("file", "label", "group", "start_s", "duration_s")})
     with (out / "labels.csv").open("w", newline="") as handle:
-        writer_csv = csv.DictWriter(handle, fieldnames=["file", "label", "group", "start_s"])
+        writer_csv = csv.DictWriter(handle, fieldnames=["file", "label", "group", "start_s", "duration_s"])
         writer_csv.writeheader()
         writer_csv.writerows(rows)
     return len(rows)
@@ -48,9 +50,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cut", type=float, default=0.2, help="share of the height cut off the bottom")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--harvest", action="store_true", help="also track everyone in them (one .npz per clip)")
     args = parser.parse_args()
     out = args.out or OUT / f"falls_cut{round(args.cut * 100)}"
     print(f"{cut_clips(args.cut, out)} clips written to {out}")
+    if args.harvest:
+        harvest(out)
+
+
+def harvest(folder: Path) -> None:
+    """The tracks of every clip in ``folder`` (``<stem>.npz`` beside it), as ``experiments.running_harvest``."""
+    from tqdm import tqdm
+
+    from experiments.paths import REPO
+    from har_stream.config.loading import load_config
+    from har_stream.detection.detector import PersonDetector
+    from har_stream.training.harvest import track_clip
+
+    config = load_config(REPO / "configs" / "cctv.yaml")
+    detector = PersonDetector(config.detector)
+    for clip in tqdm(sorted(folder.glob("*.mp4")), unit="clip"):
+        target = folder / f"{clip.stem}.npz"
+        if not target.is_file():
+            track_clip(clip, config, detector)[0].save(target)
 
 
 if __name__ == "__main__":

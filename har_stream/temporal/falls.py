@@ -48,11 +48,11 @@ class FallSettings:
     lying_width: float = 0.5
     lying_angle: float = 60.0
     down_height: float = 0.6
-    crouch_height: float = 0.75
+    crouch_height: float = 0.6
     fall_within_s: float = 2.5
     min_drop: float = 0.45
     getting_up_s: float = 1.0
-    settle_s: float = 0.3
+    settle_s: float = 0.15
     recent_s: float = 0.5
     memory_s: float = 4.0
     handover_s: float = 2.0
