@@ -24,7 +24,8 @@ import numpy as np
 
 from har_stream.temporal.history import Window
 
-#: Seconds over which displacement is measured, and seconds over which that speed must be sustained.
+#: Seconds over which displacement is measured, and seconds over which that speed must be sustained, for a model
+#: file that does not name its own (``speed_span_s``, ``sustain_s``; the shipped one measures over 0.3 s, 0.1 s).
 SPEED_SPAN_S = 0.4
 SUSTAIN_S = 0.4
 #: A torso (shoulders' midpoint to hips' midpoint) is about this share of a standing person's height.
