@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from har_stream.actions import UNKNOWN_ACTION
+from har_stream.actions import FALLEN, UNKNOWN_ACTION
 from har_stream.config.schema import ANY_ACTION, SEVERITIES, RuleConfig, ZoneConfig
 from har_stream.frame import (
     ACTION,
@@ -21,6 +21,7 @@ from har_stream.frame import (
     FLAGGED,
     SPEED,
     SPEED_MPS,
+    UNSEEN,
     FrameRecord,
 )
 from har_stream.rules.events import ALERT_END, ALERT_START, AlertEvent
@@ -113,10 +114,13 @@ class RuleEngine:
             named = [self._named(rule, record, judged) for rule, judged in zip(self.rules, evidence, strict=True)]
             holds, zones = self._conditions(record, evidence)
             crossed = {(c.track_id, c.line): c.direction for c in record.crossings}
+            unseen = detections.data.get(UNSEEN, np.zeros(n, dtype=bool))
             for i in range(n):
                 track_id = int(detections.tracker_id[i])
                 best_severity = -1
                 for r, rule in enumerate(self.rules):
+                    if unseen[i] and not _judges_unseen(rule):
+                        continue  # held by the fall stage: absent for this rule, as the detector left them
                     zone = zones[i][r]
                     actions, confidences = named[r]
                     observation = _Observation(
@@ -328,3 +332,10 @@ def _crossed(crossed: set[tuple[int, str, str]], track_id: int, line: str, direc
     if direction == "any":
         return (track_id, line, "in") in crossed or (track_id, line, "out") in crossed
     return (track_id, line, direction) in crossed
+
+
+def _judges_unseen(rule: RuleConfig) -> bool:
+    """Whether ``rule`` judges a person the detector lost and the fall stage holds as still down
+    (``data['unseen']``): a rule on ``fallen`` or on any action. For every other rule the held person is absent,
+    so a fighter missed for one frame while judged down keeps their fighting rule's duration running."""
+    return FALLEN in rule.actions or ANY_ACTION in rule.actions

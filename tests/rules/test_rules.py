@@ -10,7 +10,16 @@ import pytest
 import supervision as sv
 
 from har_stream.config import RuleConfig, ZoneConfig
-from har_stream.frame import ACTION, ACTION_CONFIDENCE, ACTION_SCORES, ALERT_RULE, FLAGGED, SPEED, FrameRecord
+from har_stream.frame import (
+    ACTION,
+    ACTION_CONFIDENCE,
+    ACTION_SCORES,
+    ALERT_RULE,
+    FLAGGED,
+    SPEED,
+    UNSEEN,
+    FrameRecord,
+)
 from har_stream.rules import RuleEngine, ZoneError, schedule_active
 
 WIDTH, HEIGHT = 640, 480
@@ -285,3 +294,24 @@ def test_min_people_needs_that_many_people_meeting_the_condition_on_the_same_fra
     assert len(run_engine(RuleEngine([zoned], [ZONE]), [frame(i * 0.1, lone, partner) for i in range(5)])) == 2
 
     assert run_engine(RuleEngine([rule(actions=["fighting"])], []), alone[:3])  # the default, 1: alone alerts
+
+
+def test_a_person_held_unseen_counts_only_for_rules_that_judge_falls() -> None:
+    """A fighter the detector misses for one frame while judged down is held by the fall stage as an unseen
+    ``fallen`` row: the fighting rule treats that frame as if the row were absent (its duration keeps running),
+    a ``fallen`` rule judges it."""
+    fighting = Person(track_id=1, action="fighting", confidence=0.9)
+    held = Person(track_id=1, action="fallen", confidence=1.0)
+
+    def frames(middle: list[Person]) -> list[FrameRecord]:
+        out = [frame(i * 0.1, *(middle if i == 3 else [fighting])) for i in range(8)]
+        out[3].detections.data[UNSEEN] = np.array([True] * len(middle), dtype=bool)
+        return out
+
+    fight = rule(actions=["fighting"], min_duration_s=0.5)
+    absent = run_engine(RuleEngine([fight], []), frames([]))
+    assert absent == [(0.5, "alert_start", "")]
+    assert run_engine(RuleEngine([fight], []), frames([held])) == absent  # not restarted by the held frame
+    down = rule(name="down", actions=["fallen"], min_duration_s=0.0)
+    when, kind, _ = run_engine(RuleEngine([down], []), frames([held]))[0]
+    assert (when, kind) == (pytest.approx(0.3), "alert_start")
