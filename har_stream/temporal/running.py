@@ -181,6 +181,11 @@ class RunningModel:
     speed_span_s: float = SPEED_SPAN_S
     sustain_s: float = SUSTAIN_S
 
+    @property
+    def spans(self) -> tuple[float, float]:
+        """``(speed_span_s, sustain_s)``: the spans to measure its speed with (:meth:`TrackWindows.running`)."""
+        return self.speed_span_s, self.sustain_s
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(running) for each row of ``x`` (n, len(RUNNING_FEATURES))."""
         z = (model_inputs(x, self.features) - self.mean) / self.scale

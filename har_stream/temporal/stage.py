@@ -114,8 +114,7 @@ class TemporalStage:
         running = self.model.running if self.model is not None else None
         if running is None:
             return
-        spans = (running.speed_span_s, running.sustain_s)
-        x = self.windows.running(record.timestamp, record.width, record.height, ids, spans)
+        x = self.windows.running(record.timestamp, record.width, record.height, ids, running.spans)
         known = ~np.isnan(x[:, 0])
         if known.any():
             for tid, p in zip(ids[known], running.predict(x[known]), strict=True):

@@ -46,7 +46,7 @@ def kinematic_walker_scores(
         windows.update(t, ids, tracks.box[rows], tracks.keypoints[rows])
         if k % every_n:
             continue
-        x = windows.running(t, tracks.width, tracks.height, ids, (running.speed_span_s, running.sustain_s))
+        x = windows.running(t, tracks.width, tracks.height, ids, running.spans)
         known = ~np.isnan(x[:, 0])
         for tid, p in zip(ids[known], running.predict(x[known]), strict=True):
             best[int(tid)] = max(best.get(int(tid), 0.0), float(p))

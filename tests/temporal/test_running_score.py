@@ -94,7 +94,7 @@ def test_model_json_errors_name_the_field() -> None:
 def test_shipped_model_reads_steady_fast_people_as_running_and_walkers_or_jitter_not() -> None:
     model = load_temporal_model("default")
     assert model is not None and model.running is not None, "models/temporal_pose/running.json is missing"
-    spans = (model.running.speed_span_s, model.running.sustain_s)
+    spans = model.running.spans
     run = model.running.predict(features(track(2.5), spans=spans)[None])[0]
     walk = model.running.predict(features(track(0.7), spans=spans)[None])[0]
     shaky = model.running.predict(features(track(0.0, jitter_px=40.0), spans=spans)[None])[0]
