@@ -119,9 +119,9 @@ app.add_typer(
 app.add_typer(
     bench_app,
     name="bench",
-    help="Measure speed: the whole pipeline against the naive baseline on one video, or the per-crop cost of "
-    "action classifiers side by side.",
-    short_help="Speed benchmarks: the pipeline against the naive baseline, classifiers side by side.",
+    help="Measure speed: the whole pipeline against the naive baseline on one video, the per-crop cost of "
+    "action classifiers side by side, or which detector input size a camera's footage needs.",
+    short_help="Speed benchmarks: the pipeline against the naive baseline, classifiers, detector size.",
 )
 
 log = logging.getLogger("har_stream")
@@ -503,6 +503,63 @@ def bench_classifiers(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2))
     typer.echo(json.dumps(result))
+
+
+@bench_app.command("detector-size")
+def bench_detector_size(
+    source: Annotated[Path, typer.Option("--source", "-s", help="A recording from the camera, with people in it.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="The camera's config (its detector settings are used).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config value, KEY=VALUE. Repeatable.")
+    ] = None,
+    sizes: Annotated[
+        list[int] | None,
+        typer.Option("--size", min=32, help="An input size to try. Repeatable. Default: 640, 960 and 1280."),
+    ] = None,
+    frames: Annotated[int, typer.Option(min=1, help="Frames measured, spread over the whole recording.")] = 40,
+    min_recall: Annotated[
+        float,
+        typer.Option(min=0.01, max=1.0, help="Share of the largest size's people a size must find to be enough."),
+    ] = 0.9,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Which detector input size a camera needs: people found and CPU cost at each size, on its own footage.
+
+    The largest size is the reference: each size is scored by the share of the people the reference finds
+    (confidence 0.5 or more) that it finds too; no labels are needed. Recommends the smallest size that finds
+    at least --min-recall of them: 640 for people a hundred pixels tall or more, larger for small or distant
+    people (each step costs about twice the detector's time).
+    """
+    setup_logging(log_level)
+    from har_stream.api import build_config
+    from har_stream.bench.input_size import CAMERA_SIZES, measure_input_sizes, recommend_input_size, size_report
+    from har_stream.config.loading import ConfigError
+    from har_stream.sources import SourceError
+    from har_stream.weights import WeightsNotFoundError
+
+    try:
+        cfg = build_config(config, overrides=_parse_overrides(overrides or []))
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    if not source.is_file():
+        raise _fail(f"video file not found: {source}")
+    tried = sorted(set(sizes or CAMERA_SIZES))
+    if any(size % 32 for size in tried):
+        raise _fail(f"--size must be a multiple of 32, not {[s for s in tried if s % 32]}", 2)
+    try:
+        result = measure_input_sizes(source, tried, frames=frames, step=None, detector=cfg.detector)
+    except (SourceError, WeightsNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    recommended = recommend_input_size(result, min_recall)
+    result["min_recall"] = min_recall
+    result["recommended"] = recommended
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+    typer.echo(size_report(result, recommended, min_recall))
 
 
 def quantize_detector_command(

@@ -37,7 +37,7 @@ GROUPS = {
         "evaluate", "pose-ablation",
     ],
     "clips": ["split", "harvest", "evaluate-video", "export-reviewed", "train-temporal"],
-    "bench": ["pipeline", "classifiers"],
+    "bench": ["pipeline", "classifiers", "detector-size"],
 }  # fmt: skip
 
 
@@ -176,6 +176,33 @@ def test_bench_classifiers_measures_models_side_by_side(concourse_video: Path, t
     assert all(f[f"ms_per_crop_b{b}"] > 0 for f in figures.values() for b in (1, 8))
     missing = cli("bench", "classifiers", "--source", str(concourse_video), "--model", "no_such_model")
     assert missing.returncode == 1 and "no_such_model" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_bench_detector_size_asks_for_a_larger_input_where_people_are_small(
+    concourse_video: Path, tmp_path: Path
+) -> None:
+    """The concourse's people are 15-40 px tall: at 640 the detector misses most of them, and the tool says 1280.
+    A person crossing a corridor camera is found at 640 as well as at 1280, so 640 (the cheapest) is enough."""
+    out = tmp_path / "size.json"
+    result = cli("bench", "detector-size", "--source", str(concourse_video), "--frames", "6", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["recommended"] == 1280 and figures["frames"] == 6 and figures["reference_size"] == 1280
+    assert figures["reference_people_per_frame"] >= 10 and figures["sizes"]["640"]["recall"] < 0.5
+    assert "detector: {imgsz: 1280}" in result.stdout
+    corridor = require(SHARED / "videos" / "cctv" / "intel_one_by_one_person.mp4")
+    result = cli("bench", "detector-size", "--source", str(corridor), "--frames", "8", "--size", "640",
+                 "--size", "1280")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "recommended: 640" in result.stdout
+
+
+def test_bench_detector_size_refuses_bad_input_clearly(tmp_path: Path) -> None:
+    missing = cli("bench", "detector-size", "--source", str(tmp_path / "none.mp4"))
+    assert missing.returncode == 1 and "video file not found" in missing.stderr
+    odd = cli("bench", "detector-size", "--source", str(REPO / "pyproject.toml"), "--size", "700")
+    assert odd.returncode == 2 and "multiple of 32" in odd.stderr and "Traceback" not in odd.stderr
 
 
 @pytest.mark.slow

@@ -1,9 +1,9 @@
-"""How the detector's input size trades person recall for cost, on real footage.
+"""How the detector's input size trades person recall for cost, on real footage, and which size a camera needs.
 
-Recall is measured against the detector's own output at a reference size (1280 on 1280x720 footage: no
-downscaling), counting reference people with confidence >= ``reference_conf`` that the tested size finds
-again (IoU >= 0.5). Cost is CPU time per frame (process time, which a busy machine disturbs less than wall
-time) and wall time.
+Recall is measured against the detector's own output at a reference size (the largest one tried), counting
+reference people with confidence >= ``reference_conf`` that the tested size finds again (IoU >= 0.5). No labels
+are needed: a camera's own footage is enough. Cost is CPU time per frame (process time, which a busy machine
+disturbs less than wall time) and wall time.
 """
 
 from __future__ import annotations
@@ -17,18 +17,36 @@ import supervision as sv
 
 from har_stream.config.schema import DetectorConfig
 from har_stream.detection.detector import PersonDetector
+from har_stream.sources import SourceError
 from har_stream.sources.video_file import decode_video
 
+#: The sizes ``har-stream bench detector-size`` tries: the default, and the two larger ones the int8 detector is
+#: calibrated for or between.
+CAMERA_SIZES = (640, 960, 1280)
+#: A size is enough when it finds at least this share of the people the largest size finds.
+MIN_RECALL = 0.9
 
-def sample_frames(video: Path, count: int, step: int) -> list[np.ndarray]:
-    """Every ``step``-th frame of ``video``, ``count`` of them."""
-    frames = []
+
+def sample_frames(video: Path, count: int, step: int | None = None) -> list[np.ndarray]:
+    """``count`` frames of ``video``: every ``step``-th from the start, or, when ``step`` is None, spread evenly
+    over the whole video (read to its end; at most ``2 * count`` frames are held at a time)."""
+    frames: list[np.ndarray] = []
+    if step is not None:
+        for i, raw in enumerate(decode_video(video, lambda _: None)):
+            if i % step == 0:
+                frames.append(raw.image)
+            if len(frames) >= count:
+                break
+        return frames
+    every = 1  # keep every ``every``-th frame; when twice ``count`` are kept, drop every other one and double it
     for i, raw in enumerate(decode_video(video, lambda _: None)):
-        if i % step == 0:
+        if i % every == 0:
             frames.append(raw.image)
-        if len(frames) >= count:
-            break
-    return frames
+            if len(frames) >= 2 * count:
+                frames, every = frames[::2], every * 2
+    if len(frames) <= count:
+        return frames
+    return [frames[int(k)] for k in np.rint(np.linspace(0, len(frames) - 1, count))]
 
 
 def recall(reference: sv.Detections, found: sv.Detections, iou: float = 0.5) -> tuple[int, int]:
@@ -54,35 +72,48 @@ def recall(reference: sv.Detections, found: sv.Detections, iou: float = 0.5) -> 
 def measure_input_sizes(
     video: Path,
     sizes: list[int],
-    reference_size: int = 1280,
+    reference_size: int | None = None,
     frames: int = 40,
-    step: int = 8,
+    step: int | None = 8,
     backend: str = "onnxruntime",
     int8: bool = True,
     reference_conf: float = 0.5,
+    detector: DetectorConfig | None = None,
 ) -> dict[str, Any]:
-    """Recall and cost of each input size on ``frames`` frames of ``video``."""
+    """Recall and cost of each input size on ``frames`` frames of ``video``.
+
+    ``reference_size`` defaults to the largest of ``sizes``; ``step`` None spreads the frames over the whole
+    video. ``detector`` (a camera's detector settings) replaces ``backend`` and ``int8`` when given; only its
+    input size is varied.
+    """
+    base = detector or DetectorConfig(backend=backend, int8=int8)
+    reference_size = reference_size or max(sizes)
     images = sample_frames(video, frames, step)
-    reference_detector = PersonDetector(DetectorConfig(imgsz=reference_size, backend=backend, int8=int8))
+    if not images:
+        raise SourceError(f"no frame of {video} could be decoded")
+    reference_detector = PersonDetector(base.model_copy(update={"imgsz": reference_size}))
     references = []
     for image in images:
         found = reference_detector.detect(image)
         references.append(found[found.confidence >= reference_conf])
+    height, width = images[0].shape[:2]
     results: dict[str, Any] = {
         "video": str(video),
+        "frame_size": [width, height],
         "frames": len(images),
         "reference_size": reference_size,
+        "reference_conf": reference_conf,
         "reference_people_per_frame": round(float(np.mean([len(r) for r in references])), 2),
         "sizes": {},
     }
     for size in sizes:
-        detector = PersonDetector(DetectorConfig(imgsz=size, backend=backend, int8=int8))
-        detector.detect(images[0])  # warm-up
+        sized = PersonDetector(base.model_copy(update={"imgsz": size}))
+        sized.detect(images[0])  # warm-up
         matched = total = people = 0
         cpu = wall = 0.0
         for image, reference in zip(images, references, strict=True):
             c, w = time.process_time(), time.perf_counter()
-            found = detector.detect(image)
+            found = sized.detect(image)
             cpu += time.process_time() - c
             wall += time.perf_counter() - w
             m, t = recall(reference, found)
@@ -94,3 +125,44 @@ def measure_input_sizes(
             "wall_ms_per_frame": round(wall / len(images) * 1000, 1),
         }
     return results
+
+
+def recommend_input_size(result: dict[str, Any], min_recall: float = MIN_RECALL) -> int | None:
+    """The smallest measured size that finds at least ``min_recall`` of the reference's people; None when the
+    reference found nobody on the sampled frames (nothing to judge by)."""
+    measured = sorted((int(size), figures["recall"]) for size, figures in result["sizes"].items())
+    if not measured or measured[0][1] is None:
+        return None
+    return next((size for size, found in measured if found >= min_recall), result["reference_size"])
+
+
+def size_report(result: dict[str, Any], recommended: int | None, min_recall: float = MIN_RECALL) -> str:
+    """A table of the measured sizes and the recommendation, for people to read."""
+    width, height = result["frame_size"]
+    lines = [
+        f"{Path(result['video']).name}: {width}x{height}, {result['frames']} frames; reference: input "
+        f"{result['reference_size']}, {result['reference_people_per_frame']} people a frame "
+        f"(confidence >= {result['reference_conf']})",
+        "",
+        "input size   people a frame   of the reference's people   CPU ms a frame   cost",
+    ]
+    cheapest = min(figures["cpu_ms_per_frame"] for figures in result["sizes"].values()) or 1.0
+    for size, figures in sorted(result["sizes"].items(), key=lambda item: int(item[0])):
+        share = "-" if figures["recall"] is None else f"{figures['recall']:.0%}"
+        ratio = figures["cpu_ms_per_frame"] / cheapest
+        lines.append(
+            f"{size:>10}   {figures['people_per_frame']:>14}   {share:>26}   "
+            f"{figures['cpu_ms_per_frame']:>14}   {ratio:.1f}x"
+        )
+    lines.append("")
+    if recommended is None:
+        lines.append(
+            "no recommendation: the largest size found nobody on these frames. Give footage with people in it "
+            "(or more --frames)."
+        )
+    else:
+        lines.append(
+            f"recommended: {recommended}, the smallest size that finds at least {min_recall:.0%} of the people the "
+            f"largest finds\nin the camera's config:  detector: {{imgsz: {recommended}}}"
+        )
+    return "\n".join(lines)
