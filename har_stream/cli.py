@@ -507,9 +507,18 @@ def bench_classifiers(
 
 @bench_app.command("detector-size")
 def bench_detector_size(
-    source: Annotated[Path, typer.Option("--source", "-s", help="A recording from the camera, with people in it.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            "-s",
+            help="A recording from the camera with people in it, or the live camera itself (a stream URL or a "
+            "webcam index).",
+        ),
+    ],
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="The camera's config (its detector settings are used).")
+        Path | None,
+        typer.Option("--config", "-c", help="The camera's config (its detector and source settings are used)."),
     ] = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config value, KEY=VALUE. Repeatable.")
@@ -518,7 +527,12 @@ def bench_detector_size(
         list[int] | None,
         typer.Option("--size", min=32, help="An input size to try. Repeatable. Default: 640, 960 and 1280."),
     ] = None,
-    frames: Annotated[int, typer.Option(min=1, help="Frames measured, spread over the whole recording.")] = 40,
+    frames: Annotated[
+        int, typer.Option(min=1, help="Frames measured: spread over the whole recording, or taken live.")
+    ] = 40,
+    every_s: Annotated[
+        float, typer.Option(min=0.0, help="Live cameras: seconds between the frames taken (40 frames: 40 s).")
+    ] = 1.0,
     min_recall: Annotated[
         float,
         typer.Option(min=0.01, max=1.0, help="Share of the largest size's people a size must find to be enough."),
@@ -531,26 +545,37 @@ def bench_detector_size(
     The largest size is the reference: each size is scored by the share of the people the reference finds
     (confidence 0.5 or more) that it finds too; no labels are needed. Recommends the smallest size that finds
     at least --min-recall of them: 640 for people a hundred pixels tall or more, larger for small or distant
-    people (each step costs about twice the detector's time).
+    people (each step costs about twice the detector's time). A live camera is watched for --frames frames,
+    one every --every-s seconds: measure it while people are in view.
     """
     setup_logging(log_level)
     from har_stream.api import build_config
-    from har_stream.bench.input_size import CAMERA_SIZES, measure_input_sizes, recommend_input_size, size_report
+    from har_stream.bench.input_size import (
+        CAMERA_SIZES,
+        is_live,
+        live_frames,
+        measure_input_sizes,
+        recommend_input_size,
+        size_report,
+    )
     from har_stream.config.loading import ConfigError
-    from har_stream.sources import SourceError
+    from har_stream.sources import SourceError, redact
     from har_stream.weights import WeightsNotFoundError
 
     try:
         cfg = build_config(config, overrides=_parse_overrides(overrides or []))
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    if not source.is_file():
+    live = is_live(source)
+    if not live and not Path(source).is_file():
         raise _fail(f"video file not found: {source}")
     tried = sorted(set(sizes or CAMERA_SIZES))
     if any(size % 32 for size in tried):
         raise _fail(f"--size must be a multiple of 32, not {[s for s in tried if s % 32]}", 2)
     try:
-        result = measure_input_sizes(source, tried, frames=frames, step=None, detector=cfg.detector)
+        images = live_frames(source, frames, every_s, cfg.source) if live else None
+        name = redact(source) if live else Path(source)
+        result = measure_input_sizes(name, tried, frames=frames, step=None, detector=cfg.detector, images=images)
     except (SourceError, WeightsNotFoundError) as exc:
         raise _fail(str(exc)) from None
     recommended = recommend_input_size(result, min_recall)

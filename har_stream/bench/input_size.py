@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from har_stream.config.schema import DetectorConfig
+from har_stream.config.schema import DetectorConfig, SourceConfig
 from har_stream.detection.detector import PersonDetector
-from har_stream.sources import SourceError
+from har_stream.sources import STREAM_SCHEMES, SourceError, open_source
 from har_stream.sources.video_file import decode_video
 
 #: The sizes ``har-stream bench detector-size`` tries: the default, and the two larger ones the int8 detector is
@@ -49,6 +49,46 @@ def sample_frames(video: Path, count: int, step: int | None = None) -> list[np.n
     return [frames[int(k)] for k in np.rint(np.linspace(0, len(frames) - 1, count))]
 
 
+def is_live(source: str) -> bool:
+    """Whether ``source`` names a webcam index or a stream URL rather than a file."""
+    text = source.strip()
+    return text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
+
+
+def live_frames(source: str, count: int, every_s: float = 1.0, config: SourceConfig | None = None) -> list[np.ndarray]:
+    """``count`` frames of a live camera (a stream URL or a webcam index), one every ``every_s`` seconds.
+
+    Raises :class:`SourceError` when the camera gives no frame for its ``open_timeout_s`` plus ``read_timeout_s``
+    (it cannot be reached, or it stalled), naming the camera without its password."""
+    config = (config or SourceConfig()).model_copy(update={"uri": source})
+    patience_s = config.open_timeout_s + config.read_timeout_s
+    camera = open_source(source, config).start()
+    frames: list[np.ndarray] = []
+    taken_at = float("-inf")
+    last_frame = time.monotonic()
+    try:
+        while len(frames) < count:
+            try:
+                frame = camera.read(timeout=0.5)
+            except StopIteration:
+                break
+            now = time.monotonic()
+            if frame is None:
+                if now - last_frame > patience_s:
+                    raise SourceError(
+                        f"no frame from {camera.info.name} for {patience_s:g} s (unreachable or stalled); "
+                        f"{len(frames)} of {count} frames taken"
+                    )
+                continue
+            last_frame = now
+            if now - taken_at >= every_s:
+                frames.append(frame.image)
+                taken_at = now
+    finally:
+        camera.close()
+    return frames
+
+
 def recall(reference: sv.Detections, found: sv.Detections, iou: float = 0.5) -> tuple[int, int]:
     """(reference people matched by ``found``, reference people), greedy one-to-one on IoU."""
     if len(reference) == 0:
@@ -70,7 +110,7 @@ def recall(reference: sv.Detections, found: sv.Detections, iou: float = 0.5) -> 
 
 
 def measure_input_sizes(
-    video: Path,
+    video: Path | str,
     sizes: list[int],
     reference_size: int | None = None,
     frames: int = 40,
@@ -79,8 +119,10 @@ def measure_input_sizes(
     int8: bool = True,
     reference_conf: float = 0.5,
     detector: DetectorConfig | None = None,
+    images: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Recall and cost of each input size on ``frames`` frames of ``video``.
+    """Recall and cost of each input size on ``frames`` frames of ``video`` (or on ``images``, frames already
+    taken from it, e.g. by :func:`live_frames`).
 
     ``reference_size`` defaults to the largest of ``sizes``; ``step`` None spreads the frames over the whole
     video. ``detector`` (a camera's detector settings) replaces ``backend`` and ``int8`` when given; only its
@@ -88,7 +130,7 @@ def measure_input_sizes(
     """
     base = detector or DetectorConfig(backend=backend, int8=int8)
     reference_size = reference_size or max(sizes)
-    images = sample_frames(video, frames, step)
+    images = sample_frames(video, frames, step) if images is None else images
     if not images:
         raise SourceError(f"no frame of {video} could be decoded")
     reference_detector = PersonDetector(base.model_copy(update={"imgsz": reference_size}))
@@ -139,8 +181,10 @@ def recommend_input_size(result: dict[str, Any], min_recall: float = MIN_RECALL)
 def size_report(result: dict[str, Any], recommended: int | None, min_recall: float = MIN_RECALL) -> str:
     """A table of the measured sizes and the recommendation, for people to read."""
     width, height = result["frame_size"]
+    video = str(result["video"])
+    shown = video if "://" in video or video.isdigit() else Path(video).name
     lines = [
-        f"{Path(result['video']).name}: {width}x{height}, {result['frames']} frames; reference: input "
+        f"{shown}: {width}x{height}, {result['frames']} frames; reference: input "
         f"{result['reference_size']}, {result['reference_people_per_frame']} people a frame "
         f"(confidence >= {result['reference_conf']})",
         "",
