@@ -549,6 +549,8 @@ def bench_detector_size(
     one every --every-s seconds: measure it while people are in view.
     """
     setup_logging(log_level)
+    from pydantic import ValidationError
+
     from har_stream.api import build_config
     from har_stream.bench.input_size import (
         CAMERA_SIZES,
@@ -570,8 +572,11 @@ def bench_detector_size(
     if not live and not Path(source).is_file():
         raise _fail(f"video file not found: {source}")
     tried = sorted(set(sizes or CAMERA_SIZES))
-    if any(size % 32 for size in tried):
-        raise _fail(f"--size must be a multiple of 32, not {[s for s in tried if s % 32]}", 2)
+    for size in tried:  # the same checks as detector.imgsz in a config
+        try:
+            type(cfg.detector).model_validate(cfg.detector.model_dump() | {"imgsz": size})
+        except ValidationError as exc:
+            raise _fail(f"--size {size}: {exc.errors()[0]['msg']}", 2) from None
     try:
         images = live_frames(source, frames, every_s, cfg.source) if live else None
         name = redact(source) if live else Path(source)

@@ -202,7 +202,11 @@ def test_bench_detector_size_refuses_bad_input_clearly(tmp_path: Path) -> None:
     missing = cli("bench", "detector-size", "--source", str(tmp_path / "none.mp4"))
     assert missing.returncode == 1 and "video file not found" in missing.stderr
     odd = cli("bench", "detector-size", "--source", str(REPO / "pyproject.toml"), "--size", "700")
-    assert odd.returncode == 2 and "multiple of 32" in odd.stderr and "Traceback" not in odd.stderr
+    assert odd.returncode == 2 and "--size 700" in odd.stderr and "multiple of 32" in odd.stderr
+    big = cli("bench", "detector-size", "--source", str(REPO / "pyproject.toml"), "--size", "8192")
+    assert (
+        big.returncode == 2 and "--size 8192" in big.stderr and "4096" in big.stderr and "Traceback" not in big.stderr
+    )
 
 
 @pytest.mark.slow
