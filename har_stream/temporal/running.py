@@ -33,6 +33,7 @@ TORSO_SHARE = 0.3
 #: A box edge within this many pixels of the frame's edge counts as cut by it.
 EDGE_PX = 2.0
 _SHOULDERS, _HIPS, _KNEES, _ANKLES = (5, 6), (11, 12), [13, 14], (15, 16)
+_ARMS = ((5, 7, 9), (6, 8, 10))  # shoulder, elbow, wrist: left, right
 
 RUNNING_FEATURES: tuple[str, ...] = (
     "sustained_speed",  # min over SUSTAIN_S of the bottom centre's speed over SPEED_SPAN_S, body heights/s
@@ -44,6 +45,7 @@ RUNNING_FEATURES: tuple[str, ...] = (
     "stride",  # largest horizontal ankle separation, body heights
     "knee_lift",  # highest knee above its usual place below the hips, body heights
     "legs_seen",  # share of frames with both ankles seen
+    "elbow_bend",  # median bend at the elbows (0 straight, 0.5 a right angle): runners carry their arms bent
 )
 
 
@@ -103,8 +105,24 @@ def running_features(
     out[2] = np.hypot(foot_x[-1] - foot_x[0], foot_y[-1] - foot_y[0]) / path if path > 0 else 0.0
     out[3] = np.std(log_h)
     out[4] = touches_edge(boxes, frame_width, frame_height).mean()
-    out[5:] = _gait(window, scale)
+    out[5:9] = _gait(window, scale)
+    out[9] = elbow_bend(window)
     return out
+
+
+def elbow_bend(window: Window) -> float:
+    """The median bend at the elbows over the window's frames and arms seen whole (shoulder, elbow and wrist):
+    0 for a straight arm, 0.5 for a right angle (a runner's), NaN when no arm is seen."""
+    bends = []
+    for shoulder, elbow, wrist in _ARMS:
+        seen = window.seen[:, shoulder] & window.seen[:, elbow] & window.seen[:, wrist]
+        if not seen.any():
+            continue
+        kp = window.keypoints[seen]
+        upper, lower = kp[:, shoulder, :2] - kp[:, elbow, :2], kp[:, wrist, :2] - kp[:, elbow, :2]
+        cos = (upper * lower).sum(axis=1) / (np.linalg.norm(upper, axis=1) * np.linalg.norm(lower, axis=1) + 1e-6)
+        bends.append(1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi)
+    return float(np.median(np.concatenate(bends))) if bends else float("nan")
 
 
 def _sustained_speed(

@@ -83,6 +83,7 @@ def test_a_runner_followed_by_a_panning_camera_is_as_fast_as_seen_by_a_fixed_one
 
     fixed = running_peak(boxes, keypoints, None, fps)
     assert fixed >= 0.7  # a jogger, seen by a fixed camera
-    # still in the picture: only their gait and their walk away from the camera are left, under the rules' 0.7
-    assert running_peak(followed_boxes, followed_keypoints, None, fps) < 0.6
+    # still in the picture: only their gait (cadence, bent arms) and their walk away from the camera are left,
+    # under the rules' 0.7 (0.62 since the arms' bend counts; 0.57 before)
+    assert running_peak(followed_boxes, followed_keypoints, None, fps) < 0.7
     assert running_peak(followed_boxes, followed_keypoints, camera, fps) == pytest.approx(fixed, abs=1e-4)

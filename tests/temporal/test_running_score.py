@@ -13,6 +13,7 @@ from har_stream.temporal.running import (
     SUSTAIN_S,
     RunningModel,
     body_heights,
+    elbow_bend,
     running_features,
 )
 
@@ -74,6 +75,31 @@ def test_a_box_cut_by_the_frame_edge_takes_its_height_from_the_torso() -> None:
     keypoints[[11, 12], :] = [[102, 160, 0.9], [128, 160, 0.9]]  # hips: a 60 px torso
     history.add(0.0, np.array([90, 80, 140, 120], np.float32), keypoints)  # a 40 px box: legs out of frame
     assert body_heights(history.window(0.0, 1.0))[0] == pytest.approx(60 / 0.3)
+
+
+def arms_track(elbow_deg: float, arms_seen: bool = True) -> TrackHistory:
+    """A standing person whose arms bend at ``elbow_deg`` (180: straight), over 0.4 s."""
+    history = TrackHistory(keep_s=1.0)
+    for k in range(10):
+        keypoints = np.zeros((17, 3), np.float32)
+        keypoints[[5, 6, 11, 12], :] = [[100, 100, 0.9], [140, 100, 0.9], [102, 160, 0.9], [138, 160, 0.9]]
+        if arms_seen:
+            for shoulder, elbow, wrist, side in ((5, 7, 9, -1), (6, 8, 10, 1)):
+                elbow_at = keypoints[shoulder, :2] + [0, 30]  # the upper arm hangs straight down
+                turn = np.radians(180 - elbow_deg)  # the forearm turns forward from the upper arm's line
+                wrist_at = elbow_at + 30 * np.array([side * np.sin(turn), np.cos(turn)])
+                keypoints[elbow] = [*elbow_at, 0.9]
+                keypoints[wrist] = [*wrist_at, 0.9]
+        history.add(k / FPS, np.array([90, 80, 150, 260], np.float32), keypoints)
+    return history
+
+
+def test_elbow_bend_reads_straight_arms_as_0_and_a_runners_right_angle_as_half() -> None:
+    assert elbow_bend(arms_track(180).window(0.4, 1.0)) == pytest.approx(0.0, abs=1e-3)
+    assert elbow_bend(arms_track(90).window(0.4, 1.0)) == pytest.approx(0.5, abs=1e-3)
+    assert elbow_bend(arms_track(135).window(0.4, 1.0)) == pytest.approx(0.25, abs=1e-3)
+    assert np.isnan(elbow_bend(arms_track(90, arms_seen=False).window(0.4, 1.0)))  # no arm seen: no evidence
+    assert features(arms_track(90), 0.4)[RUNNING_FEATURES.index("elbow_bend")] == pytest.approx(0.5, abs=1e-3)
 
 
 def test_model_json_errors_name_the_field() -> None:
