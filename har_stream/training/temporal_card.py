@@ -89,6 +89,21 @@ def write_temporal_card(folder: Path) -> Path:
     return card.write(folder)
 
 
+#: How the card names each running measurement (``{span}``, ``{sustain}``: the model's spans in seconds).
+_RUNNING_PROSE = {
+    "sustained_speed": "the speed of the box's bottom centre in body heights per second over {span:g} s, its "
+    "lowest value over the last {sustain:g} s (sustained), the body height taken from the torso where the box is cut",
+    "height_jitter": "the box height's jitter",
+    "edge_share": "the share of frames touching the frame edge",
+    "cadence": "the ankles' cadence",
+    "elbow_bend": "the bend at the elbows (runners carry their arms bent)",
+    "approach_speed": "the speed towards or away from the camera",
+    "straightness": "the straightness of the path",
+    "stride": "the stride",
+    "knee_lift": "the knee lift",
+}
+
+
 def _running_section(folder: Path) -> Section | None:
     """The kinematic running model's part of the card (None when the folder has no ``running.json``)."""
     path = folder / "running.json"
@@ -97,14 +112,14 @@ def _running_section(folder: Path) -> Section | None:
     running = json.loads(path.read_text())
     weights = ", ".join(f"`{f}` {w:+.2f}" for f, w in zip(running["features"], running["weights"], strict=True))
     span, sustain = running.get("speed_span_s", SPEED_SPAN_S), running.get("sustain_s", SUSTAIN_S)
+    measured = "; ".join(
+        _RUNNING_PROSE.get(f.removeprefix("log_"), f).format(span=span, sustain=sustain) for f in running["features"]
+    )
     section = Section(
         "Running: the kinematic model (`running.json`)",
         [
             "- Running's evidence is a logistic model over how the person moves in their last second "
-            "(`har_stream/temporal/running.py`): the speed of the box's bottom centre in body heights per "
-            f"second over {span:g} s, its lowest value over the last {sustain:g} s (sustained), the body height "
-            "taken from the torso where the box is cut; the box height's jitter; the share of frames touching the "
-            "frame edge; the ankles' cadence. "
+            f"(`har_stream/temporal/running.py`): {measured}. "
             f"Standardised weights: {weights}; bias {running['bias']:+.2f}.",
             f"- Fitted on {running.get('fitted_on', 'n/a')} ({running.get('clips', '?')} clips): every window "
             "where the person moves at least 0.3 body heights a second; windows of running clips positive, all "
