@@ -332,8 +332,8 @@ def main() -> None:
         print(
             f"{name:32s}", json.dumps({k: v for k, v in report[name]["rule_0.7_0.2s"].items() if k != "false_alarms"})
         )
-    # How long the speed is measured and sustained: shorter spans answer sooner on a short pass.
-    # The features, the spans and the rule's duration, chosen together.
+    # The features, how long the speed is measured and sustained (shorter spans answer sooner on a short pass)
+    # and the rule's duration, chosen together.
     report["spans"] = {}
     for spans in SPAN_CHOICES:
         rows = load(args.harvest, spans)
