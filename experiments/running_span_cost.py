@@ -34,22 +34,34 @@ def ms_per_window(tracks: ClipTracks, spans: tuple[float, float]) -> float:
     return elapsed / max(count, 1) * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cost_options(description: str, results_name: str) -> tuple[argparse.Namespace, ClipTracks]:
+    """The options the running cost scripts share (harvest, clip, rounds, results file) and the clip's tracks."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--harvest", type=Path, default=OUT / "running_harvest")
     parser.add_argument("--clip", default="kth_jogging_person01_jogging_d1_uncomp")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=RESULTS / "running_span_cost.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / results_name)
     args = parser.parse_args()
-    tracks = ClipTracks.load(args.harvest / f"{args.clip}.npz")
+    return args, ClipTracks.load(args.harvest / f"{args.clip}.npz")
+
+
+def write_costs(times: dict[str, list[float]], args: argparse.Namespace) -> None:
+    """Each variant's median milliseconds per person-window, printed and written to ``args.json``."""
+    report: dict[str, object] = {
+        name: {"ms_per_window_median": round(float(np.median(v)), 4)} for name, v in times.items()
+    }
+    report["clip"], report["rounds"] = args.clip, args.rounds
+    print(json.dumps(report, indent=1))
+    args.json.write_text(json.dumps(report, indent=1) + "\n")
+
+
+def main() -> None:
+    args, tracks = cost_options(__doc__.splitlines()[0], "running_span_cost.json")
     times: dict[str, list[float]] = {name: [] for name in SPANS}
     for _ in range(args.rounds):
         for name, spans in SPANS.items():
             times[name].append(ms_per_window(tracks, spans))
-    report = {name: {"ms_per_window_median": round(float(np.median(v)), 4)} for name, v in times.items()}
-    report["clip"], report["rounds"] = args.clip, args.rounds
-    print(json.dumps(report, indent=1))
-    args.json.write_text(json.dumps(report, indent=1) + "\n")
+    write_costs(times, args)
 
 
 if __name__ == "__main__":
