@@ -78,14 +78,20 @@ def frame_poses(boxes: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, n
     centre = np.where(hips_seen[:, None], xy[:, list(HIPS)].mean(axis=1), box_centre)
     pose = (xy - centre[:, None, :]) / heights[:, None, None]
     pose[~seen] = np.nan
-    knee = np.full((len(boxes), 2), np.nan)
-    for side, (hip, knee_joint, ankle) in enumerate(_KNEE_CHAINS):
-        ok = seen[:, [hip, knee_joint, ankle]].all(axis=1)
+    return seen, pose, joint_angles(xy, seen, _KNEE_CHAINS)
+
+
+def joint_angles(xy: np.ndarray, seen: np.ndarray, chains: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """The angle in radians at the middle joint of each ``(end, joint, end)`` keypoint chain (N, len(chains)) of
+    N poses ``xy`` (N, 17, 2); NaN unless all three keypoints are ``seen`` (N, 17). Pi is a straight limb."""
+    angles = np.full((len(xy), len(chains)), np.nan)
+    for column, (first, joint, last) in enumerate(chains):
+        ok = seen[:, [first, joint, last]].all(axis=1)
         if ok.any():
-            a, b = xy[:, hip] - xy[:, knee_joint], xy[:, ankle] - xy[:, knee_joint]
+            a, b = xy[:, first] - xy[:, joint], xy[:, last] - xy[:, joint]
             cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-6)
-            knee[:, side] = np.where(ok, np.arccos(np.clip(cos, -1, 1)), np.nan)
-    return seen, pose, knee
+            angles[:, column] = np.where(ok, np.arccos(np.clip(cos, -1, 1)), np.nan)
+    return angles
 
 
 class _Columns:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_stream.temporal.history import Window
+from har_stream.temporal.history import Window, joint_angles
 
 #: Seconds over which displacement is measured, and seconds over which that speed must be sustained, for a model
 #: file that does not name its own (``speed_span_s``, ``sustain_s``; the shipped one measures over 0.3 s, 0.1 s).
@@ -33,7 +33,7 @@ TORSO_SHARE = 0.3
 #: A box edge within this many pixels of the frame's edge counts as cut by it.
 EDGE_PX = 2.0
 _SHOULDERS, _HIPS, _KNEES, _ANKLES = (5, 6), (11, 12), [13, 14], (15, 16)
-_ARMS = np.array([[5, 7, 9], [6, 8, 10]])  # shoulder, elbow, wrist: left arm, right arm
+_ARMS = ((5, 7, 9), (6, 8, 10))  # shoulder, elbow, wrist: left arm, right arm
 
 RUNNING_FEATURES: tuple[str, ...] = (
     "sustained_speed",  # min over SUSTAIN_S of the bottom centre's speed over SPEED_SPAN_S, body heights/s
@@ -113,13 +113,9 @@ def running_features(
 def elbow_bend(window: Window) -> float:
     """The median bend at the elbows over the window's frames and arms seen whole (shoulder, elbow and wrist):
     0 for a straight arm, 0.5 for a right angle (a runner's), NaN when no arm is seen."""
-    seen = window.seen[:, _ARMS].all(axis=2)  # (n, 2): frame, arm
-    if not seen.any():
-        return float("nan")
-    joints = window.keypoints[:, _ARMS, :2][seen]  # (m, 3, 2): shoulder, elbow, wrist of each arm seen
-    upper, lower = joints[:, 0] - joints[:, 1], joints[:, 2] - joints[:, 1]
-    cos = (upper * lower).sum(axis=1) / (np.linalg.norm(upper, axis=1) * np.linalg.norm(lower, axis=1) + 1e-6)
-    return float(np.median(1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi))
+    angles = joint_angles(window.keypoints[:, :, :2].astype(np.float64), window.seen, _ARMS)
+    seen = angles[~np.isnan(angles)]
+    return float(np.median(1.0 - seen / np.pi)) if len(seen) else float("nan")
 
 
 def _sustained_speed(
