@@ -60,7 +60,7 @@ def live_frames(source: str, count: int, every_s: float = 1.0, config: SourceCon
 
     Raises :class:`SourceError` when the camera gives no frame for its ``open_timeout_s`` plus ``read_timeout_s``
     (it cannot be reached, or it stalled), naming the camera without its password."""
-    config = (config or SourceConfig()).model_copy(update={"uri": source})
+    config = config or SourceConfig()
     patience_s = config.open_timeout_s + config.read_timeout_s
     camera = open_source(source, config).start()
     frames: list[np.ndarray] = []
@@ -149,7 +149,9 @@ def measure_input_sizes(
         "sizes": {},
     }
     for size in sizes:
-        sized = PersonDetector(base.model_copy(update={"imgsz": size}))
+        sized = (
+            reference_detector if size == reference_size else PersonDetector(base.model_copy(update={"imgsz": size}))
+        )
         sized.detect(images[0])  # warm-up
         matched = total = people = 0
         cpu = wall = 0.0
